@@ -1,0 +1,140 @@
+/**
+ * @module
+ * Configuration from the environment, validated once at start-up. A bad value
+ * stops the server with a message naming the variable; nothing reads
+ * `Deno.env` after this.
+ */
+
+import { z } from "zod";
+
+const MIN_SECRET_BYTES = 32;
+
+const bool = z
+  .enum(["true", "false", "1", "0", "yes", "no", ""])
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+
+/** "3600", "90s", "15m", "12h" or "7d" to seconds. */
+const duration = z
+  .string()
+  .regex(/^\d+[smhd]?$/, "expected seconds or a number with s, m, h or d (e.g. 15m)")
+  .transform((v) => {
+    const unit = v.at(-1) ?? "";
+    const n = Number.parseInt(v, 10);
+    const scale: Record<string, number> = { m: 60, h: 3600, d: 86400 };
+    return n * (scale[unit] ?? 1);
+  })
+  .pipe(z.number().int().min(60, "must be at least 60 seconds").max(30 * 86400));
+
+const origin = z.string().refine((v) => {
+  try {
+    const u = new URL(v);
+    return u.origin === v && (u.protocol === "http:" || u.protocol === "https:");
+  } catch {
+    return false;
+  }
+}, "each origin must look like https://app.example.com (scheme, host, optional port, no path)");
+
+const intIn = (min: number, max: number) =>
+  z.string().regex(/^\d+$/, "expected a whole number").transform(Number).pipe(
+    z.number().int().min(min).max(max),
+  );
+
+const schema = z
+  .object({
+    PORT: intIn(0, 65535).default(8080),
+    HOST: z.string().min(1).default("0.0.0.0"),
+    KV_PATH: z.string().min(1).default("./data/realtime.kv"),
+    JWT_SECRET: z.string().optional(),
+    JWT_ISSUER: z.string().min(1).default("telehealth-realtime"),
+    JWT_AUDIENCE: z.string().min(1).default("telehealth-realtime"),
+    JWT_TTL: duration.default(3600),
+    CORS_ORIGINS: z
+      .string()
+      .default("")
+      .transform((v) => v.split(",").map((s) => s.trim()).filter(Boolean))
+      .pipe(z.array(origin)),
+    DEMO_DATA: bool.default(false),
+    LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+    MAX_FRAME_BYTES: intIn(1024, 1024 * 1024).default(64 * 1024),
+    AUTH_TIMEOUT_MS: intIn(100, 60_000).default(10_000),
+    WS_IDLE_TIMEOUT_S: intIn(5, 600).default(30),
+  })
+  .superRefine((v, ctx) => {
+    if (v.JWT_SECRET === undefined) {
+      if (!v.DEMO_DATA) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["JWT_SECRET"],
+          message: `required (at least ${MIN_SECRET_BYTES} bytes) unless DEMO_DATA=true`,
+        });
+      }
+    } else if (new TextEncoder().encode(v.JWT_SECRET).length < MIN_SECRET_BYTES) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["JWT_SECRET"],
+        message: `must be at least ${MIN_SECRET_BYTES} bytes (try: openssl rand -base64 48)`,
+      });
+    }
+  });
+
+/** The validated configuration. `jwtSecret` is undefined only in demo mode before KV supplies one. */
+export interface Config {
+  port: number;
+  host: string;
+  kvPath: string;
+  jwtSecret?: string;
+  jwtIssuer: string;
+  jwtAudience: string;
+  /** Token lifetime in seconds. */
+  jwtTtl: number;
+  corsOrigins: string[];
+  demoData: boolean;
+  logLevel: "debug" | "info" | "warn" | "error";
+  maxFrameBytes: number;
+  authTimeoutMs: number;
+  wsIdleTimeoutS: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/**
+ * Validates environment variables into a {@linkcode Config}.
+ * Empty strings count as unset, so `PORT=` in a .env file means the default.
+ *
+ * @example
+ * ```ts
+ * const config = loadConfig(Deno.env.toObject());
+ * ```
+ */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([, v]) => v !== undefined && v !== ""),
+  );
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => `${i.path.join(".") || "(env)"}: ${i.message}`),
+    );
+  }
+  const v = parsed.data;
+  return {
+    port: v.PORT,
+    host: v.HOST,
+    kvPath: v.KV_PATH,
+    jwtSecret: v.JWT_SECRET,
+    jwtIssuer: v.JWT_ISSUER,
+    jwtAudience: v.JWT_AUDIENCE,
+    jwtTtl: v.JWT_TTL,
+    corsOrigins: v.CORS_ORIGINS,
+    demoData: v.DEMO_DATA,
+    logLevel: v.LOG_LEVEL,
+    maxFrameBytes: v.MAX_FRAME_BYTES,
+    authTimeoutMs: v.AUTH_TIMEOUT_MS,
+    wsIdleTimeoutS: v.WS_IDLE_TIMEOUT_S,
+  };
+}

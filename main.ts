@@ -1,0 +1,189 @@
+/**
+ * @module
+ * Entry point. `createApp` wires config, KV, clock and logger into the HTTP
+ * routes and the realtime layer (tests build the same app on `:memory:`);
+ * `serve` runs it with graceful shutdown; the default export lets
+ * `deno serve --parallel main.ts` run one app per isolate.
+ */
+
+import { Hono } from "hono";
+import { cors } from "hono/cors";
+import { type Clock, systemClock } from "./lib/clock.ts";
+import { type Config, ConfigError, loadConfig } from "./lib/config.ts";
+import { AppError } from "./lib/errors.ts";
+import { createLogger, type Logger } from "./lib/log.ts";
+import { createTokenService } from "./lib/tokens.ts";
+import { ulidFactory } from "./lib/ulid.ts";
+import { type Bus, ChannelBus } from "./realtime/bus.ts";
+import { createEmitter, type Emitter } from "./realtime/emit.ts";
+import { mergeTables } from "./realtime/events.ts";
+import { messageEvents } from "./realtime/handlers/messages.ts";
+import { roomEvents } from "./realtime/handlers/rooms.ts";
+import { systemEvents } from "./realtime/handlers/system.ts";
+import { typingEvents } from "./realtime/handlers/typing.ts";
+import { Hub } from "./realtime/hub.ts";
+import { authRoutes } from "./routes/auth.ts";
+import { type AppEnv, errorResponse } from "./routes/context.ts";
+import { healthRoutes } from "./routes/health.ts";
+import { staticRoutes } from "./routes/static.ts";
+import { visitRoutes } from "./routes/visits.ts";
+import { wsRoutes } from "./routes/ws.ts";
+import { seedDemoData } from "./store/demo.ts";
+import { openKv } from "./store/open.ts";
+import { demoJwtSecret } from "./store/settings.ts";
+
+/** Every realtime event, from every domain table; a duplicate name fails here, at start-up. */
+export const events = mergeTables(systemEvents, roomEvents, messageEvents, typingEvents);
+
+export interface AppDeps {
+  kv: Deno.Kv;
+  config: Config;
+  clock?: Clock;
+  log?: Logger;
+  /** Defaults to a BroadcastChannel bus (reaches this process's other isolates). */
+  bus?: (deliver: Hub["deliver"]) => Bus;
+}
+
+export interface App {
+  fetch: (req: Request, info?: Deno.ServeHandlerInfo) => Response | Promise<Response>;
+  hub: Hub;
+  emitter: Emitter;
+  /** Closes every socket with 1001 and stops the bus; the caller closes KV. */
+  shutdown(): void;
+}
+
+/** Builds the application around injected dependencies. Serves nothing by itself. */
+export async function createApp(deps: AppDeps): Promise<App> {
+  const { kv, config } = deps;
+  const clock = deps.clock ?? systemClock;
+  const log = deps.log ?? createLogger(config.logLevel);
+  const newId = ulidFactory(clock);
+  const secret = config.jwtSecret ?? (config.demoData ? await demoJwtSecret(kv) : undefined);
+  if (!secret) throw new ConfigError(["JWT_SECRET: required unless DEMO_DATA=true"]);
+  if (config.demoData) await seedDemoData(kv, new Date(clock.now()));
+
+  const tokens = createTokenService({
+    secret,
+    issuer: config.jwtIssuer,
+    audience: config.jwtAudience,
+    ttlSeconds: config.jwtTtl,
+    clock,
+  });
+  const hub = new Hub();
+  const bus = (deps.bus ?? ((deliver) => new ChannelBus(deliver)))((d) => hub.deliver(d));
+  const emitter = createEmitter(bus, newId);
+  const services = { kv, clock, log, emitter, newId };
+  const isolateId = newId();
+
+  const app = new Hono<AppEnv>();
+  app.onError((err, c) => errorResponse(c, err, log));
+  app.notFound((c) => c.json({ error: "Not found", code: "NOT_FOUND" }, 404));
+  app.use(
+    "/api/*",
+    cors({
+      origin: config.corsOrigins,
+      allowHeaders: ["Authorization", "Content-Type"],
+      allowMethods: ["GET", "POST", "OPTIONS"],
+      maxAge: 600,
+    }),
+  );
+  app.use("/api/*", async (c, next) => {
+    const length = Number(c.req.header("content-length") ?? 0);
+    if (length > 64 * 1024) throw new AppError("PAYLOAD_TOO_LARGE", "Request body too large");
+    await next();
+  });
+  app.route("/api/v1/auth", authRoutes({ kv, tokens, clock, log }));
+  app.route("/api/v1/visits", visitRoutes({ kv, tokens, clock, newId }));
+  app.route(
+    "/health",
+    healthRoutes({
+      kv,
+      clock,
+      log,
+      startedAt: clock.now(),
+      isolateId,
+      connections: () => hub.size,
+    }),
+  );
+  app.route(
+    "/ws",
+    wsRoutes({
+      session: {
+        services,
+        hub,
+        events,
+        tokens,
+        maxFrameBytes: config.maxFrameBytes,
+        authTimeoutMs: config.authTimeoutMs,
+      },
+      tokens,
+      corsOrigins: config.corsOrigins,
+      idleTimeoutS: config.wsIdleTimeoutS,
+    }),
+  );
+  app.route("/", staticRoutes());
+
+  return {
+    fetch: (req, info) => app.fetch(req, { remoteAddr: info?.remoteAddr }),
+    hub,
+    emitter,
+    shutdown() {
+      hub.closeAll(1001, "Server shutting down");
+      bus.close();
+    },
+  };
+}
+
+/** Loads config from the environment or exits with a message naming the bad variable. */
+function configOrExit(): Config {
+  try {
+    return loadConfig(Deno.env.toObject());
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      Deno.exit(1);
+    }
+    throw err;
+  }
+}
+
+/** Runs the server until SIGINT/SIGTERM, then closes sockets (1001) and KV. */
+export async function serve(config: Config): Promise<void> {
+  const log = createLogger(config.logLevel);
+  const kv = await openKv(config.kvPath);
+  const app = await createApp({ kv, config, log });
+  const ac = new AbortController();
+  const server = Deno.serve({
+    port: config.port,
+    hostname: config.host,
+    signal: ac.signal,
+    onListen: ({ hostname, port }) => {
+      log.info("server.listening", { url: `http://${hostname}:${port}`, demo: config.demoData });
+    },
+  }, app.fetch);
+  const stop = () => {
+    log.info("server.stopping", {});
+    app.shutdown();
+    ac.abort();
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  await server.finished;
+  kv.close();
+}
+
+if (import.meta.main) {
+  await serve(configOrExit());
+}
+
+// `deno serve [--parallel] main.ts`: each isolate builds its own app on first request.
+let lazy: Promise<App> | undefined;
+export default {
+  async fetch(req: Request, info: Deno.ServeHandlerInfo): Promise<Response> {
+    lazy ??= (async () => {
+      const config = configOrExit();
+      return createApp({ kv: await openKv(config.kvPath), config });
+    })();
+    return (await lazy).fetch(req, info);
+  },
+} satisfies Deno.ServeDefaultExport;

@@ -1,0 +1,130 @@
+/**
+ * @module
+ * Room ids and who may use them. Parsing is strict (one format per kind, ids
+ * from store/ids.ts, sorted pair for chats), so a forged id fails here before
+ * any KV read. Access follows docs/ARCHITECTURE.md: chats for their two users,
+ * visit and call rooms for the visit's patient and clinicians, notification
+ * rooms for their owner, topics readable by anyone signed in and writable by
+ * staff; admins may join and read any room.
+ */
+
+import { AppError, forbidden, invalid, ROOM_ACCESS_DENIED } from "../lib/errors.ts";
+import { getUser, isStaff, type Role } from "../store/users.ts";
+import { getVisit, isVisitParticipant, shareVisit, type Visit } from "../store/visits.ts";
+import { isId } from "../store/ids.ts";
+
+export type RoomRef =
+  | { kind: "chat"; id: string; users: [string, string] }
+  | { kind: "visit"; id: string; visitId: string }
+  | { kind: "call"; id: string; visitId: string }
+  | { kind: "notifications"; id: string; userId: string }
+  | { kind: "topic"; id: string; topic: string };
+
+export const ROOM_KINDS = ["chat", "visit", "call", "notifications", "topic"] as const;
+export type RoomKind = typeof ROOM_KINDS[number];
+
+/** Longest room id: "chat:" plus two 64-character ids and a separator. */
+export const MAX_ROOM_ID_LENGTH = 140;
+
+/** Parses a room id, or returns null if it is not exactly one of the documented formats. */
+export function parseRoomId(id: string): RoomRef | null {
+  if (id.length > MAX_ROOM_ID_LENGTH) return null;
+  const parts = id.split(":");
+  const [kind, a, b] = parts;
+  if (kind === "chat" && parts.length === 3 && isId(a) && isId(b) && a < b) {
+    return { kind, id, users: [a, b] };
+  }
+  if (parts.length !== 2 || !isId(a)) return null;
+  switch (kind) {
+    case "visit":
+    case "call":
+      return { kind, id, visitId: a };
+    case "notifications":
+      return { kind, id, userId: a };
+    case "topic":
+      return { kind, id, topic: a };
+  }
+  return null;
+}
+
+/** The id of the direct chat between two users (ids sorted, as the seed requires). */
+export function chatRoomId(a: string, b: string): string {
+  return a < b ? `chat:${a}:${b}` : `chat:${b}:${a}`;
+}
+
+/** Parses or throws INVALID_PAYLOAD naming the expected formats. */
+export function requireRoom(id: string): RoomRef {
+  const room = parseRoomId(id);
+  if (!room) {
+    throw invalid(
+      "Invalid roomId: expected chat:<a>:<b> (sorted, distinct), visit:<id>, call:<id>, " +
+        "notifications:<userId> or topic:<name>",
+      [{ path: "roomId", message: "unknown room id format" }],
+    );
+  }
+  return room;
+}
+
+export interface Actor {
+  userId: string;
+  role: Role;
+}
+
+export type RoomAction = "join" | "read" | "publish";
+
+/** What a room grant found out, so callers need not read the visit again. */
+export interface Grant {
+  room: RoomRef;
+  visit?: Visit;
+}
+
+/**
+ * Checks that `actor` may `action` the room; throws FORBIDDEN "Room access
+ * denied" otherwise. Every refusal looks the same, whether the visit exists
+ * or not, so ids cannot be probed.
+ */
+export async function authorizeRoom(
+  kv: Deno.Kv,
+  actor: Actor,
+  room: RoomRef,
+  action: RoomAction,
+): Promise<Grant> {
+  const admin = actor.role === "admin";
+  const adminPass = admin && action !== "publish";
+  switch (room.kind) {
+    case "chat": {
+      if (adminPass) return { room };
+      if (!room.users.includes(actor.userId)) throw forbidden();
+      const other = room.users[0] === actor.userId ? room.users[1] : room.users[0];
+      await assertMayChat(kv, actor, other);
+      return { room };
+    }
+    case "visit":
+    case "call": {
+      const visit = await getVisit(kv, room.visitId);
+      if (adminPass && visit) return { room, visit };
+      if (!visit || !isVisitParticipant(visit, actor.userId)) throw forbidden();
+      return { room, visit };
+    }
+    case "notifications":
+      if (adminPass || room.userId === actor.userId) return { room };
+      throw forbidden();
+    case "topic":
+      if (action !== "publish" || isStaff(actor.role)) return { room };
+      throw forbidden("Only staff may publish to topic rooms");
+  }
+}
+
+/**
+ * Direct chats: both users must exist and be enabled; a patient may chat only
+ * with a clinician they share a visit with (never with another patient).
+ */
+export async function assertMayChat(kv: Deno.Kv, actor: Actor, otherId: string): Promise<void> {
+  if (otherId === actor.userId) throw new AppError("INVALID_PAYLOAD", "Cannot chat with yourself");
+  const other = await getUser(kv, otherId);
+  if (!other || other.disabled || other.role === "service") throw forbidden(ROOM_ACCESS_DENIED);
+  const patientInvolved = actor.role === "patient" || other.role === "patient";
+  if (!patientInvolved) return;
+  if (actor.role === "patient" && other.role === "patient") throw forbidden();
+  if (!await shareVisit(kv, actor.userId, otherId)) throw forbidden();
+}

@@ -1,0 +1,116 @@
+/**
+ * @module
+ * The event table and its dispatcher. Each domain exports a table of
+ * `event name -> { schema, handler, ack }`; {@linkcode mergeTables} joins them
+ * (refusing duplicates at start-up) and {@linkcode dispatch} validates a
+ * frame's data with zod and runs the handler. Errors become wire replies in
+ * one place, {@linkcode errorReply}: AppErrors keep their code and message,
+ * anything else is INTERNAL with a generic message and a logged cause.
+ */
+
+import { z } from "zod";
+import { AppError, type Issue } from "../lib/errors.ts";
+import type { Clock } from "../lib/clock.ts";
+import type { Logger } from "../lib/log.ts";
+import type { Role } from "../store/users.ts";
+import type { Emitter } from "./emit.ts";
+
+/** What every handler may use: storage, time, ids, logging and the emit API. */
+export interface Services {
+  kv: Deno.Kv;
+  clock: Clock;
+  log: Logger;
+  emitter: Emitter;
+  newId: () => string;
+}
+
+/** The calling socket's room subscriptions; handlers change them only through this. */
+export interface SocketRooms {
+  has(roomId: string): boolean;
+  /** Whether this socket's join also granted publishing (saves re-checking access per send). */
+  canPublish(roomId: string): boolean;
+  join(roomId: string, grant: { publish: boolean }): void;
+  leave(roomId: string): void;
+}
+
+export interface HandlerContext {
+  userId: string;
+  role: Role;
+  socketId: string;
+  services: Services;
+  rooms: SocketRooms;
+}
+
+export type Reply = Record<string, unknown>;
+
+export interface EventDef<S extends z.ZodType = z.ZodType> {
+  schema: S;
+  /** Whether the seed's client passes a callback; an ack is sent anyway when the frame has an id. */
+  ack: boolean;
+  /** Rate-limit class: "message" sends share a tighter bucket than everything else. */
+  limit?: "message" | "default";
+  handler(ctx: HandlerContext, input: z.output<S>): Promise<Reply | void>;
+}
+
+export type EventTable = Record<string, EventDef>;
+export type EventMap = ReadonlyMap<string, EventDef>;
+
+/** Typed helper: infers the handler's input from the schema. */
+export function defineEvent<S extends z.ZodType>(def: EventDef<S>): EventDef<S> {
+  return def;
+}
+
+/** Merges domain tables into one map; a name defined twice is a start-up error. */
+export function mergeTables(...tables: EventTable[]): EventMap {
+  const map = new Map<string, EventDef>();
+  for (const table of tables) {
+    for (const [name, def] of Object.entries(table)) {
+      if (map.has(name)) throw new Error(`Event "${name}" is defined twice`);
+      map.set(name, def);
+    }
+  }
+  return map;
+}
+
+function formatPath(path: PropertyKey[]): string {
+  return path.map(String).join(".") || "data";
+}
+
+export function zodIssues(error: z.ZodError): Issue[] {
+  return error.issues.slice(0, 20).map((i) => ({ path: formatPath(i.path), message: i.message }));
+}
+
+/** Validates `data` and runs the event's handler; throws AppError for the client. */
+export async function dispatch(
+  events: EventMap,
+  ctx: HandlerContext,
+  event: string,
+  data: unknown,
+): Promise<Reply> {
+  const def = events.get(event);
+  if (!def) throw new AppError("UNKNOWN_EVENT", `Unknown event "${event}"`);
+  const parsed = def.schema.safeParse(data ?? {});
+  if (!parsed.success) {
+    const issues = zodIssues(parsed.error);
+    const first = issues[0];
+    throw new AppError(
+      "INVALID_PAYLOAD",
+      `Invalid payload for "${event}": ${first.path}: ${first.message}`,
+      { issues },
+    );
+  }
+  const reply = await def.handler(ctx, parsed.data);
+  return { success: true, ...reply };
+}
+
+/** The wire shape of a failure: `{success:false, error, code, issues?, retryable?}`. */
+export function errorReply(err: unknown, log: Logger, where: Record<string, unknown>): Reply {
+  if (err instanceof AppError) {
+    const reply: Reply = { success: false, error: err.message, code: err.code };
+    if (err.issues) reply.issues = err.issues;
+    if (err.retryable) reply.retryable = true;
+    return reply;
+  }
+  log.error("handler.failed", { ...where, error: err instanceof Error ? err : String(err) });
+  return { success: false, error: "Internal error", code: "INTERNAL", retryable: true };
+}

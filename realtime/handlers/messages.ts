@@ -1,0 +1,141 @@
+/**
+ * @module
+ * message:send and message:history. A send names its room one of three ways
+ * (roomId, visitId for `visit:V`, recipientId for the direct chat), is
+ * authorized, committed with the room's next seq, acknowledged, and only then
+ * delivered: message:new to every other socket of the room's audience and
+ * message:sent to the sender's socket. A retried clientMessageId returns the
+ * stored message and delivers nothing again.
+ */
+
+import { z } from "zod";
+import { invalid } from "../../lib/errors.ts";
+import { appendMessage, listHistory } from "../../store/messages.ts";
+import { visitParticipants } from "../../store/visits.ts";
+import { idSchema } from "../../store/ids.ts";
+import { authorizeRoom, chatRoomId, type Grant, requireRoom } from "../access.ts";
+import { defineEvent, type HandlerContext } from "../events.ts";
+import { int, jsonObject, text } from "../payload.ts";
+
+/** Longest message text, in UTF-8 bytes (a stored message must fit KV's 64 KiB value limit). */
+export const MAX_MESSAGE_BYTES = 16 * 1024;
+const MAX_ATTACHMENTS = 10;
+
+const attachmentSchema = z.object({
+  url: text(2048).refine((u) => /^(https:\/\/|\/)/.test(u), "must be an https:// or /path URL"),
+  name: text(255).optional(),
+  type: text(127).optional(),
+  size: int(0).optional(),
+});
+
+/** Exactly one of roomId, visitId and recipientId. */
+const target = {
+  roomId: text(200).optional(),
+  visitId: idSchema.optional(),
+  recipientId: idSchema.optional(),
+};
+
+function oneTarget(v: { roomId?: string; visitId?: string; recipientId?: string }): boolean {
+  return [v.roomId, v.visitId, v.recipientId].filter((x) => x !== undefined).length === 1;
+}
+
+const ONE_TARGET = {
+  message: "exactly one of roomId, visitId and recipientId is required",
+  path: ["roomId"],
+};
+
+/** Resolves the target to a room and checks the caller may `action` it. */
+async function resolve(
+  ctx: HandlerContext,
+  input: { roomId?: string; visitId?: string; recipientId?: string },
+  action: "read" | "publish",
+): Promise<Grant> {
+  if (input.recipientId === ctx.userId) {
+    throw invalid("Cannot message yourself", [{ path: "recipientId", message: "is your own id" }]);
+  }
+  const room = requireRoom(
+    input.recipientId !== undefined
+      ? chatRoomId(ctx.userId, input.recipientId)
+      : input.roomId ?? `visit:${input.visitId}`,
+  );
+  const cached = action === "publish" ? ctx.rooms.canPublish(room.id) : ctx.rooms.has(room.id);
+  // A visit room's audience needs the visit record, so only chats and topics skip the read.
+  if (cached && room.kind !== "visit" && room.kind !== "call") return { room };
+  return await authorizeRoom(ctx.services.kv, ctx, room, action);
+}
+
+/** Users who get message:new besides the room's subscribed sockets: everyone with access. */
+function audience(grant: Grant): string[] {
+  if (grant.room.kind === "chat") return grant.room.users;
+  if (grant.visit) return visitParticipants(grant.visit);
+  return [];
+}
+
+export const messageEvents = {
+  "message:send": defineEvent({
+    ack: true,
+    limit: "message",
+    schema: z.object({
+      ...target,
+      message: text(MAX_MESSAGE_BYTES),
+      attachments: z.array(attachmentSchema).max(MAX_ATTACHMENTS).optional(),
+      metadata: jsonObject(4096).optional(),
+      clientMessageId: text(64).optional(),
+    }).refine(oneTarget, ONE_TARGET),
+    async handler(ctx, input) {
+      const grant = await resolve(ctx, input, "publish");
+      const { room } = grant;
+      if (room.kind === "notifications") {
+        throw invalid("Messages cannot be sent to notification rooms");
+      }
+      const { kv, clock, newId, emitter } = ctx.services;
+      const recipientId = room.kind === "chat"
+        ? room.users.find((u) => u !== ctx.userId)
+        : undefined;
+      const visitId = room.kind === "visit" || room.kind === "call" ? room.visitId : undefined;
+      const { message, created } = await appendMessage(kv, {
+        roomId: room.id,
+        senderId: ctx.userId,
+        recipientId,
+        visitId,
+        message: input.message,
+        attachments: input.attachments,
+        metadata: input.metadata,
+        clientMessageId: input.clientMessageId,
+      }, { id: `msg_${newId()}`, now: new Date(clock.now()) });
+      if (created) {
+        emitter.emit({ rooms: [room.id], users: audience(grant) }, "message:new", message, {
+          exceptSocket: ctx.socketId,
+        });
+        emitter.emit({ sockets: [ctx.socketId] }, "message:sent", message);
+      }
+      return { message, duplicate: !created };
+    },
+  }),
+
+  "message:history": defineEvent({
+    ack: true,
+    schema: z.object({
+      roomId: text(200).optional(),
+      visitId: idSchema.optional(),
+      userId: idSchema.optional(),
+      before: int(1).optional(),
+      limit: int(1, 100).default(50),
+    }).refine(
+      (v) => [v.roomId, v.visitId, v.userId].filter((x) => x !== undefined).length === 1,
+      { message: "exactly one of roomId, visitId and userId is required", path: ["roomId"] },
+    ),
+    async handler(ctx, input) {
+      const { room } = await resolve(ctx, {
+        roomId: input.roomId,
+        visitId: input.visitId,
+        recipientId: input.userId,
+      }, "read");
+      const page = await listHistory(ctx.services.kv, room.id, {
+        before: input.before,
+        limit: input.limit,
+      });
+      return { roomId: room.id, ...page };
+    },
+  }),
+};

@@ -1,0 +1,148 @@
+/**
+ * @module
+ * This isolate's sockets, indexed by user and by room, and local delivery.
+ * The hub is the only code that writes to sockets: it encodes each delivery
+ * once and writes it to every matching connection, skipping ephemeral events
+ * for connections that are not keeping up and closing those far behind.
+ */
+
+import type { Role } from "../store/users.ts";
+import { encodeEvent } from "./protocol/native.ts";
+
+/** Who a delivery is for. Targets are unioned; a socket matching several gets it once. */
+export interface Target {
+  sockets?: string[];
+  users?: string[];
+  rooms?: string[];
+  all?: boolean;
+}
+
+/** One event on its way to sockets, in this isolate or (through the bus) in others. */
+export interface Delivery {
+  /** Unique per delivery, so a receiver seeing it twice (bus + watch) delivers once. */
+  id: string;
+  event: string;
+  data: unknown;
+  to: Target;
+  exceptSocket?: string;
+  exceptUser?: string;
+  /** Typing and the like: dropped for slow consumers rather than queued. */
+  ephemeral?: boolean;
+}
+
+/** Buffered bytes above which ephemeral events are dropped for a socket. */
+export const SOFT_BUFFER_LIMIT = 1 << 20;
+/** Buffered bytes above which a socket is closed as a slow consumer (it resumes by seq). */
+export const HARD_BUFFER_LIMIT = 8 << 20;
+export const CLOSE_SLOW_CONSUMER = 4002;
+
+export interface ConnectionInfo {
+  id: string;
+  userId: string;
+  role: Role;
+}
+
+/** A live, authenticated socket as the hub sees it. */
+export class Connection implements ConnectionInfo {
+  readonly rooms = new Set<string>();
+  constructor(
+    readonly id: string,
+    readonly userId: string,
+    readonly role: Role,
+    readonly socket: WebSocket,
+  ) {}
+
+  /** Writes a frame unless the socket is closed or, for ephemeral frames, backed up. */
+  write(frame: string, ephemeral = false): boolean {
+    if (this.socket.readyState !== WebSocket.OPEN) return false;
+    const buffered = this.socket.bufferedAmount;
+    if (buffered > HARD_BUFFER_LIMIT) {
+      this.socket.close(CLOSE_SLOW_CONSUMER, "Slow consumer");
+      return false;
+    }
+    if (ephemeral && buffered > SOFT_BUFFER_LIMIT) return false;
+    this.socket.send(frame);
+    return true;
+  }
+}
+
+export class Hub {
+  #byId = new Map<string, Connection>();
+  #byUser = new Map<string, Set<Connection>>();
+  #byRoom = new Map<string, Set<Connection>>();
+
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  add(conn: Connection): void {
+    this.#byId.set(conn.id, conn);
+    addTo(this.#byUser, conn.userId, conn);
+  }
+
+  remove(conn: Connection): void {
+    this.#byId.delete(conn.id);
+    removeFrom(this.#byUser, conn.userId, conn);
+    for (const room of conn.rooms) removeFrom(this.#byRoom, room, conn);
+    conn.rooms.clear();
+  }
+
+  join(conn: Connection, roomId: string): void {
+    conn.rooms.add(roomId);
+    addTo(this.#byRoom, roomId, conn);
+  }
+
+  leave(conn: Connection, roomId: string): void {
+    conn.rooms.delete(roomId);
+    removeFrom(this.#byRoom, roomId, conn);
+  }
+
+  /** How many of this isolate's sockets belong to the user. */
+  userConnectionCount(userId: string): number {
+    return this.#byUser.get(userId)?.size ?? 0;
+  }
+
+  /** Writes the delivery to every matching local socket; returns how many got it. */
+  deliver(d: Delivery): number {
+    const targets = new Set<Connection>();
+    if (d.to.all) { for (const c of this.#byId.values()) targets.add(c); }
+    for (const id of d.to.sockets ?? []) {
+      const c = this.#byId.get(id);
+      if (c) targets.add(c);
+    }
+    for (const u of d.to.users ?? []) for (const c of this.#byUser.get(u) ?? []) targets.add(c);
+    for (const r of d.to.rooms ?? []) for (const c of this.#byRoom.get(r) ?? []) targets.add(c);
+    if (targets.size === 0) return 0;
+    const frame = encodeEvent(d.event, d.data);
+    let sent = 0;
+    for (const c of targets) {
+      if (c.id === d.exceptSocket || c.userId === d.exceptUser) continue;
+      if (c.write(frame, d.ephemeral)) sent++;
+    }
+    return sent;
+  }
+
+  /** Closes every socket (shutdown: 1001, clients reconnect and resume). */
+  closeAll(code: number, reason: string): void {
+    for (const c of this.#byId.values()) {
+      try {
+        c.socket.close(code, reason);
+      } catch {
+        // Already closing: nothing to do.
+      }
+    }
+  }
+}
+
+function addTo<K>(map: Map<K, Set<Connection>>, key: K, conn: Connection): void {
+  let set = map.get(key);
+  if (!set) map.set(key, set = new Set());
+  set.add(conn);
+}
+
+function removeFrom<K>(map: Map<K, Set<Connection>>, key: K, conn: Connection): void {
+  const set = map.get(key);
+  if (!set) return;
+  set.delete(conn);
+  if (set.size === 0) map.delete(key);
+}

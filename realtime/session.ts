@@ -1,0 +1,310 @@
+/**
+ * @module
+ * One WebSocket from upgrade to close: the authentication handshake, frame
+ * limits, per-connection rate limits, in-order processing and acks. Frames
+ * are handled one at a time per socket (a sender's messages keep their order)
+ * and every step is inside try/catch: no frame can crash the process.
+ *
+ * Close codes: 1008 too many invalid frames, 1009 frame too big,
+ * 4401 authentication failed or token expired, 4408 no authentication in time,
+ * 4429 sustained rate-limit abuse.
+ */
+
+import { z } from "zod";
+import { AppError } from "../lib/errors.ts";
+import { TokenBucket, WindowCounter } from "../lib/rate_limit.ts";
+import type { TokenService, TokenUser } from "../lib/tokens.ts";
+import { getUser } from "../store/users.ts";
+import {
+  dispatch,
+  errorReply,
+  type EventMap,
+  type Reply,
+  type Services,
+  type SocketRooms,
+} from "./events.ts";
+import { Connection, type Hub } from "./hub.ts";
+import { decodeFrame, encodeAck, encodeEvent } from "./protocol/native.ts";
+import { utf8Length } from "./payload.ts";
+
+export const CLOSE = {
+  policy: 1008,
+  tooBig: 1009,
+  auth: 4401,
+  authTimeout: 4408,
+  rateLimited: 4429,
+} as const;
+
+export const AUTH_INVALID = "Authentication error: Invalid token";
+export const AUTH_EXPIRED = "Authentication error: Token expired";
+
+/** Invalid frames tolerated per window before the socket is closed 1008. */
+const MAX_ERRORS = 20;
+const WINDOW_MS = 10_000;
+const PROTOCOL_ERRORS = new Set(["INVALID_PAYLOAD", "UNKNOWN_EVENT", "UNAUTHENTICATED"]);
+/** Rate-limited frames tolerated per window before the socket is closed 4429. */
+const MAX_LIMITED = 50;
+/** Frames waiting for their turn on one socket; more is abuse, not a burst. */
+const MAX_QUEUED = 64;
+
+export interface SessionDeps {
+  services: Services;
+  hub: Hub;
+  events: EventMap;
+  tokens: TokenService;
+  maxFrameBytes: number;
+  authTimeoutMs: number;
+}
+
+const authSchema = z.object({ token: z.string().min(1).max(4096) });
+
+function describe(err: unknown): Error | string {
+  return err instanceof Error ? err : String(err);
+}
+
+/**
+ * Drives one socket. `preAuth` is a token already verified from the upgrade's
+ * Authorization header; without it the first frame must be `auth`.
+ */
+export class Session {
+  readonly id: string;
+  #socket: WebSocket;
+  #deps: SessionDeps;
+  #conn?: Connection;
+  #expiresAt = Infinity;
+  #publishable = new Set<string>();
+  #authTimer?: ReturnType<typeof setTimeout>;
+  #expiryTimer?: ReturnType<typeof setTimeout>;
+  #queue: Promise<void> = Promise.resolve();
+  #queued = 0;
+  #errors: WindowCounter;
+  #limited: WindowCounter;
+  #buckets: { message: TokenBucket; default: TokenBucket };
+
+  constructor(socket: WebSocket, deps: SessionDeps, preAuth?: TokenUser) {
+    this.#socket = socket;
+    this.#deps = deps;
+    this.id = deps.services.newId();
+    const { clock } = deps.services;
+    this.#errors = new WindowCounter(MAX_ERRORS, WINDOW_MS, clock);
+    this.#limited = new WindowCounter(MAX_LIMITED, WINDOW_MS, clock);
+    this.#buckets = {
+      message: new TokenBucket(20, 10, clock),
+      default: new TokenBucket(60, 30, clock),
+    };
+    socket.onopen = () => {
+      if (preAuth) this.#enqueue(() => this.#authenticate(preAuth));
+      else this.#authTimer = setTimeout(() => this.#onAuthTimeout(), deps.authTimeoutMs);
+    };
+    socket.onmessage = (e) => this.#onMessage(e);
+    socket.onclose = (e) => this.#onClose(e);
+    socket.onerror = () => deps.services.log.debug("ws.error", { socketId: this.id });
+  }
+
+  #onAuthTimeout(): void {
+    if (!this.#conn) this.#close(CLOSE.authTimeout, "Authentication timeout");
+  }
+
+  #onMessage(e: MessageEvent): void {
+    try {
+      const max = this.#deps.maxFrameBytes;
+      if (typeof e.data !== "string") {
+        const size = e.data instanceof Blob ? e.data.size : (e.data as ArrayBuffer).byteLength;
+        if (size > max) return this.#close(CLOSE.tooBig, "Frame too large");
+        return this.#fail(
+          undefined,
+          "binary",
+          new AppError("INVALID_PAYLOAD", "Binary frames are not supported; send JSON text"),
+        );
+      }
+      const text: string = e.data;
+      // UTF-16 length never exceeds UTF-8 bytes: count exactly only when it could matter.
+      if (text.length > max || (text.length * 3 > max && utf8Length(text) > max)) {
+        return this.#close(CLOSE.tooBig, "Frame too large");
+      }
+      if (this.#queued >= MAX_QUEUED) {
+        const err = new AppError("RATE_LIMITED", "Too many frames in flight", { retryable: true });
+        return this.#fail(undefined, "unknown", err);
+      }
+      this.#enqueue(() => this.#handle(text));
+    } catch (err) {
+      this.#deps.services.log.error("ws.message_failed", {
+        socketId: this.id,
+        error: describe(err),
+      });
+    }
+  }
+
+  #onClose(e: CloseEvent): void {
+    clearTimeout(this.#authTimer);
+    clearTimeout(this.#expiryTimer);
+    const { hub, services } = this.#deps;
+    if (!this.#conn) return;
+    hub.remove(this.#conn);
+    services.log.info("ws.closed", {
+      socketId: this.id,
+      userId: this.#conn.userId,
+      code: e.code,
+      connections: hub.size,
+    });
+  }
+
+  /** Runs frames one after another, so a socket's events are handled in the order sent. */
+  #enqueue(work: () => Promise<void>): void {
+    this.#queued++;
+    this.#queue = this.#queue
+      .then(work)
+      .catch((err) => {
+        this.#deps.services.log.error("ws.frame_failed", {
+          socketId: this.id,
+          error: describe(err),
+        });
+      })
+      .finally(() => this.#queued--);
+  }
+
+  async #handle(text: string): Promise<void> {
+    const decoded = decodeFrame(text);
+    if (!decoded.ok) return this.#fail(decoded.id, "unknown", decoded.error);
+    const { event, data, id } = decoded.frame;
+    const conn = this.#conn;
+    if (!conn) return await this.#handleUnauthenticated(event, data, id);
+    if (this.#deps.services.clock.now() >= this.#expiresAt) {
+      return this.#close(CLOSE.auth, AUTH_EXPIRED);
+    }
+    if (event === "auth:refresh") return await this.#refresh(conn, data, id);
+
+    const def = this.#deps.events.get(event);
+    if (!this.#buckets[def?.limit ?? "default"].take()) {
+      const err = new AppError("RATE_LIMITED", "Too many requests; slow down", { retryable: true });
+      this.#reply(id, event, errorReply(err, this.#deps.services.log, {}));
+      if (this.#limited.hit("all")) this.#close(CLOSE.rateLimited, "Rate limit exceeded");
+      return;
+    }
+    try {
+      const result = await dispatch(
+        this.#deps.events,
+        {
+          userId: conn.userId,
+          role: conn.role,
+          socketId: this.id,
+          services: this.#deps.services,
+          rooms: this.#rooms(conn),
+        },
+        event,
+        data,
+      );
+      this.#reply(id, event, result);
+    } catch (err) {
+      this.#fail(id, event, err);
+    }
+  }
+
+  async #handleUnauthenticated(event: string, data: unknown, id?: number): Promise<void> {
+    if (event !== "auth") {
+      const hint = 'Authenticate first: {"event":"auth","data":{"token":"..."}}';
+      return this.#fail(id, event, new AppError("UNAUTHENTICATED", hint));
+    }
+    const user = await this.#verify(data);
+    if (typeof user === "string") return this.#refuse(user);
+    await this.#authenticate(user);
+  }
+
+  async #authenticate(user: TokenUser): Promise<void> {
+    const { services, hub } = this.#deps;
+    const stored = await getUser(services.kv, user.userId);
+    if (!stored || stored.disabled) return this.#refuse(AUTH_INVALID);
+    if (this.#socket.readyState !== WebSocket.OPEN) return;
+    clearTimeout(this.#authTimer);
+    this.#conn = new Connection(this.id, stored.id, stored.role, this.#socket);
+    hub.add(this.#conn);
+    this.#setExpiry(user.exp);
+    this.#send(
+      encodeEvent("connected", { socketId: this.id, userId: stored.id, role: stored.role }),
+    );
+    services.log.info("ws.connected", {
+      socketId: this.id,
+      userId: stored.id,
+      connections: hub.size,
+    });
+  }
+
+  async #refresh(conn: Connection, data: unknown, id?: number): Promise<void> {
+    const user = await this.#verify(data);
+    if (typeof user === "string" || user.userId !== conn.userId) {
+      const code = user === AUTH_EXPIRED ? "TOKEN_EXPIRED" : "UNAUTHENTICATED";
+      const message = typeof user === "string" ? user : AUTH_INVALID;
+      return this.#fail(id, "auth:refresh", new AppError(code, message));
+    }
+    this.#setExpiry(user.exp);
+    this.#reply(id, "auth:refresh", {
+      success: true,
+      expiresAt: new Date(user.exp * 1000).toISOString(),
+    });
+  }
+
+  async #verify(data: unknown): Promise<TokenUser | string> {
+    const parsed = authSchema.safeParse(data);
+    if (!parsed.success) return AUTH_INVALID;
+    const result = await this.#deps.tokens.verify(parsed.data.token);
+    if (!result.ok) return result.reason === "expired" ? AUTH_EXPIRED : AUTH_INVALID;
+    return result.user;
+  }
+
+  /** At `exp` (seconds) the socket closes 4401 unless auth:refresh moved it. */
+  #setExpiry(exp: number): void {
+    clearTimeout(this.#expiryTimer);
+    this.#expiresAt = exp * 1000;
+    const ms = Math.max(0, this.#expiresAt - this.#deps.services.clock.now());
+    this.#expiryTimer = setTimeout(
+      () => this.#close(CLOSE.auth, AUTH_EXPIRED),
+      Math.min(ms, 2 ** 31 - 1),
+    );
+  }
+
+  #rooms(conn: Connection): SocketRooms {
+    const { hub } = this.#deps;
+    return {
+      has: (roomId) => conn.rooms.has(roomId),
+      canPublish: (roomId) => this.#publishable.has(roomId),
+      join: (roomId, grant) => {
+        hub.join(conn, roomId);
+        if (grant.publish) this.#publishable.add(roomId);
+        else this.#publishable.delete(roomId);
+      },
+      leave: (roomId) => {
+        hub.leave(conn, roomId);
+        this.#publishable.delete(roomId);
+      },
+    };
+  }
+
+  #refuse(message: string): void {
+    this.#send(encodeEvent("connect_error", { message }));
+    this.#close(CLOSE.auth, message);
+  }
+
+  #send(frame: string): void {
+    if (this.#socket.readyState === WebSocket.OPEN) this.#socket.send(frame);
+  }
+
+  #close(code: number, reason: string): void {
+    const state = this.#socket.readyState;
+    if (state === WebSocket.OPEN || state === WebSocket.CONNECTING) {
+      this.#socket.close(code, reason);
+    }
+  }
+
+  /** Acks when the client asked (id); otherwise only failures are reported, as an `error` event. */
+  #reply(id: number | undefined, event: string, data: Reply): void {
+    if (id !== undefined) this.#send(encodeAck(id, data));
+    else if (data.success === false) this.#send(encodeEvent("error", { ...data, event }));
+  }
+
+  #fail(id: number | undefined, event: string, err: unknown): void {
+    this.#reply(id, event, errorReply(err, this.#deps.services.log, { socketId: this.id, event }));
+    // Only protocol misuse counts toward the limit: a refused or conflicting request is normal.
+    const misuse = err instanceof AppError && PROTOCOL_ERRORS.has(err.code);
+    if (misuse && this.#errors.hit("all")) this.#close(CLOSE.policy, "Too many invalid frames");
+  }
+}

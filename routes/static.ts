@@ -1,0 +1,48 @@
+/**
+ * @module
+ * The bundled test client: GET / (static/index.html) and GET /static/<file>
+ * for a fixed list of files, read once and kept in memory. No path from the
+ * request ever reaches the file system.
+ */
+
+import { Hono } from "hono";
+import type { AppEnv } from "./context.ts";
+
+const FILES: Record<string, string> = {
+  "index.html": "text/html; charset=utf-8",
+  "client.js": "text/javascript; charset=utf-8",
+  "app.js": "text/javascript; charset=utf-8",
+  "style.css": "text/css; charset=utf-8",
+};
+
+const SECURITY_HEADERS = {
+  "content-security-policy":
+    "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+};
+
+export function staticRoutes(): Hono<AppEnv> {
+  const cache = new Map<string, Promise<Uint8Array | null>>();
+  const load = (name: string) => {
+    let p = cache.get(name);
+    if (!p) {
+      const url = new URL(`../static/${name}`, import.meta.url);
+      p = Deno.readFile(url).catch(() => null);
+      cache.set(name, p);
+    }
+    return p;
+  };
+  const serve = async (name: string) => {
+    const type = Object.hasOwn(FILES, name) ? FILES[name] : undefined;
+    const body = type ? await load(name) : null;
+    if (!type || !body) return new Response("Not found", { status: 404 });
+    return new Response(body as BodyInit, {
+      headers: { "content-type": type, ...SECURITY_HEADERS },
+    });
+  };
+  const app = new Hono<AppEnv>();
+  app.get("/", () => serve("index.html"));
+  app.get("/static/:file", (c) => serve(c.req.param("file")));
+  return app;
+}

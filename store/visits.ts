@@ -1,0 +1,63 @@
+/**
+ * @module
+ * Visits: one patient and the clinicians caring for them. A visit is what
+ * grants access to its `visit:` and `call:` rooms and lets a patient and a
+ * clinician chat.
+ *
+ * Keys:
+ * - `["visits", visitId]` -> {@linkcode Visit}
+ * - `["visits_by_user", userId, visitId]` -> visitId (index: one entry per participant)
+ */
+
+import { conflict } from "../lib/errors.ts";
+
+export interface Visit {
+  id: string;
+  patientId: string;
+  clinicianIds: string[];
+  title?: string;
+  scheduledAt?: string;
+  createdBy: string;
+  createdAt: string;
+}
+
+export function visitParticipants(visit: Visit): string[] {
+  return [visit.patientId, ...visit.clinicianIds];
+}
+
+export function isVisitParticipant(visit: Visit, userId: string): boolean {
+  return visit.patientId === userId || visit.clinicianIds.includes(userId);
+}
+
+/** Stores a new visit and its per-user index entries; CONFLICT if the id exists. */
+export async function createVisit(kv: Deno.Kv, visit: Visit): Promise<Visit> {
+  const op = kv.atomic()
+    .check({ key: ["visits", visit.id], versionstamp: null })
+    .set(["visits", visit.id], visit);
+  for (const userId of new Set(visitParticipants(visit))) {
+    op.set(["visits_by_user", userId, visit.id], visit.id);
+  }
+  const res = await op.commit();
+  if (!res.ok) throw conflict(`Cannot create visit "${visit.id}": it already exists`);
+  return visit;
+}
+
+export async function getVisit(kv: Deno.Kv, id: string): Promise<Visit | null> {
+  return (await kv.get<Visit>(["visits", id])).value;
+}
+
+/** Ids of the visits a user takes part in, up to `limit`. */
+export async function listVisitIds(kv: Deno.Kv, userId: string, limit = 1000): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const e of kv.list<string>({ prefix: ["visits_by_user", userId] }, { limit })) {
+    ids.push(e.value);
+  }
+  return ids;
+}
+
+/** Whether two users take part in at least one common visit. */
+export async function shareVisit(kv: Deno.Kv, a: string, b: string): Promise<boolean> {
+  const [mine, theirs] = await Promise.all([listVisitIds(kv, a), listVisitIds(kv, b)]);
+  const set = new Set(mine);
+  return theirs.some((id) => set.has(id));
+}
