@@ -80,3 +80,175 @@ Deno.test("patient and doctor chat in visit:visit-123: join, send, receive, hist
     await srv.close();
   }
 });
+
+Deno.test("typing:start / typing:stop reach the room's other users, not the typist", async () => {
+  const srv = await startServer();
+  try {
+    const patient = await srv.connect("patient@example.com");
+    const doctor = await srv.connect("doctor@example.com");
+    await patient.request("room:join", { roomId: VISIT_ROOM });
+    await doctor.request("room:join", { roomId: VISIT_ROOM });
+
+    patient.emit("typing:start", { roomId: VISIT_ROOM });
+    const expected = { roomId: VISIT_ROOM, userId: "patient-1", role: "patient" };
+    assert.deepEqual(await doctor.event("typing:start"), expected);
+    patient.emit("typing:stop", { roomId: VISIT_ROOM });
+    assert.deepEqual(await doctor.event("typing:stop"), expected);
+    await patient.sync();
+    assert.equal(patient.pending("typing:start").length, 0);
+
+    // Typing in a room this socket has not joined is refused, as an `error` event.
+    const denied = await srv.connect("patient2@example.com");
+    denied.emit("typing:start", { roomId: VISIT_ROOM });
+    const err = await denied.event("error");
+    assert.equal(err.code, "FORBIDDEN");
+    assert.equal(err.event, "typing:start");
+    await doctor.sync();
+    assert.equal(doctor.pending("typing:start").length, 0);
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("patient2 is refused the visit room, its history and sends, and learns nothing", async () => {
+  const srv = await startServer();
+  try {
+    const patient = await srv.connect("patient@example.com");
+    await patient.request("room:join", { roomId: VISIT_ROOM });
+    await patient.request("message:send", { visitId: "visit-123", message: "private" });
+    const intruder = await srv.connect("patient2@example.com");
+
+    for (
+      const [event, data] of [
+        ["room:join", { roomId: VISIT_ROOM }],
+        ["room:join", { roomId: "call:visit-123" }],
+        ["room:join", { roomId: "visit:no-such-visit" }],
+        ["message:history", { visitId: "visit-123" }],
+        ["message:history", { roomId: "call:visit-123" }],
+        ["message:send", { visitId: "visit-123", message: "let me in" }],
+        ["room:join", { roomId: "notifications:patient-1" }],
+        ["message:history", { userId: "patient-1" }],
+        ["message:send", { recipientId: "patient-1", message: "hi" }],
+        ["message:send", { recipientId: "doctor-1", message: "hi" }],
+      ] as const
+    ) {
+      const ack = await intruder.request(event, data);
+      assert.deepEqual(ack, { success: false, error: "Room access denied", code: "FORBIDDEN" }, `${event} ${JSON.stringify(data)}`);
+    }
+    await patient.sync();
+    assert.equal(patient.pending("room:userJoined").length, 0);
+    assert.equal(patient.pending("message:new").length, 0);
+    const history = await patient.request("message:history", { visitId: "visit-123" });
+    assert.equal((history.messages as unknown[]).length, 1);
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("forged room ids are refused and the connection stays open", async () => {
+  const srv = await startServer();
+  try {
+    const patient = await srv.connect("patient@example.com");
+    for (
+      const roomId of [
+        "chat:patient-1:doctor-1", // unsorted
+        "chat:patient-1:patient-1",
+        "chat:a:b:c",
+        "visit:../x",
+        "visit:visit-123\u0000",
+        "x".repeat(10_000),
+        "__proto__",
+        "topic:",
+        "visit:",
+        "lobby:main",
+      ]
+    ) {
+      const ack = await patient.request("room:join", { roomId });
+      assert.equal(ack.success, false, roomId);
+      assert.ok(ack.code === "INVALID_PAYLOAD" || ack.code === "FORBIDDEN", `${roomId}: ${ack.code}`);
+    }
+    const other = await patient.request("room:join", { roomId: "notifications:doctor-1" });
+    assert.equal(other.code, "FORBIDDEN");
+    assert.equal((await patient.request("room:join", { roomId: VISIT_ROOM })).success, true);
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("direct chat by recipientId: both users get it, patient-to-patient is refused", async () => {
+  const srv = await startServer();
+  try {
+    const patient = await srv.connect("patient@example.com");
+    const doctor = await srv.connect("doctor@example.com");
+    const ack = await doctor.request("message:send", { recipientId: "patient-1", message: "Lab results are in" });
+    assert.equal(ack.success, true);
+    const message = ack.message as Record<string, unknown>;
+    assert.equal(message.roomId, "chat:doctor-1:patient-1");
+    assert.equal(message.recipientId, "patient-1");
+    assert.deepEqual(await patient.event("message:new"), message);
+    const history = await patient.request("message:history", { userId: "doctor-1" });
+    assert.deepEqual(history.messages, [message]);
+    const joined = await patient.request("room:join", { roomId: "chat:doctor-1:patient-1", roomType: "chat" });
+    assert.equal(joined.success, true);
+
+    const p2 = await srv.connect("patient2@example.com");
+    const denied = await p2.request("message:send", { recipientId: "patient-1", message: "hi" });
+    assert.equal(denied.code, "FORBIDDEN");
+    const self = await p2.request("message:send", { recipientId: "patient-2", message: "hi" });
+    assert.equal(self.code, "INVALID_PAYLOAD");
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("a resent clientMessageId returns the same message and is stored and broadcast once, also after reconnecting", async () => {
+  const srv = await startServer();
+  try {
+    const doctor = await srv.connect("doctor@example.com");
+    await doctor.request("room:join", { roomId: VISIT_ROOM });
+    let patient = await srv.connect("patient@example.com");
+    const send = { visitId: "visit-123", message: "Took my meds", clientMessageId: "c-1" };
+    const first = await patient.request("message:send", send);
+    const again = await patient.request("message:send", send);
+    assert.equal(first.success, true);
+    assert.deepEqual(again.message, first.message);
+    assert.equal(again.duplicate, true);
+    await patient.close();
+    patient = await srv.connect("patient@example.com");
+    const afterReconnect = await patient.request("message:send", send);
+    assert.deepEqual(afterReconnect.message, first.message);
+
+    await doctor.sync();
+    assert.equal(doctor.pending("message:new").length, 1);
+    const history = await doctor.request("message:history", { roomId: VISIT_ROOM });
+    assert.equal((history.messages as unknown[]).length, 1);
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("room:join with since returns exactly the missed messages; a bad cursor fails closed", async () => {
+  const srv = await startServer();
+  try {
+    const doctor = await srv.connect("doctor@example.com");
+    const patient = await srv.connect("patient@example.com");
+    for (const text of ["one", "two", "three"]) {
+      await doctor.request("message:send", { visitId: "visit-123", message: text });
+    }
+    const resumed = await patient.request("room:join", { roomId: VISIT_ROOM, since: 1 });
+    assert.equal(resumed.recovered, true);
+    assert.deepEqual((resumed.messages as { message: string }[]).map((m) => m.message), ["two", "three"]);
+    const future = await patient.request("room:join", { roomId: VISIT_ROOM, since: 99 });
+    assert.equal(future.recovered, false);
+    assert.deepEqual(future.messages, []);
+    for (const since of ["-1", '"3"', "1.5", "1e400", "-0", "12345678901234567890"]) {
+      const bad = await patient.requestRaw(
+        "room:join",
+        `{"roomId":"${VISIT_ROOM}","since":${since}}`,
+      );
+      assert.equal(bad.code, "INVALID_PAYLOAD", since);
+    }
+  } finally {
+    await srv.close();
+  }
+});

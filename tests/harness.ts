@@ -181,6 +181,14 @@ export class WsClient {
     return (await reply).data;
   }
 
+  /** Like request, with `data` given as raw JSON text (for numbers JSON.stringify cannot write). */
+  async requestRaw(event: string, dataJson: string, ms = 5000): Promise<Record<string, unknown>> {
+    const id = this.#nextId++;
+    const reply = this.next((f) => f.ack === id, `ack of ${event}`, ms);
+    this.sendRaw(`{"event":${JSON.stringify(event)},"data":${dataJson},"id":${id}}`);
+    return (await reply).data;
+  }
+
   /** Sends an event without an id (no ack). */
   emit(event: string, data?: unknown): void {
     this.sendRaw(JSON.stringify({ event, data }));

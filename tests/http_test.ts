@@ -1,0 +1,192 @@
+import assert from "node:assert/strict";
+import { ALLOWED_ORIGIN, startServer, type TestServer } from "./harness.ts";
+
+function post(srv: TestServer, path: string, body: unknown, token?: string) {
+  return fetch(`${srv.url}${path}`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/json",
+      ...(token ? { authorization: `Bearer ${token}` } : {}),
+    },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+}
+
+function get(srv: TestServer, path: string, token?: string) {
+  return fetch(`${srv.url}${path}`, {
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+  });
+}
+
+Deno.test("login returns {token, expiresAt, user}; /me returns the user", async () => {
+  const srv = await startServer();
+  try {
+    const res = await post(srv, "/api/v1/auth/login", {
+      email: "Patient@Example.com ",
+      password: "password123",
+    });
+    assert.equal(res.status, 200);
+    const body = await res.json();
+    assert.equal(typeof body.token, "string");
+    assert.ok(Date.parse(body.expiresAt) > Date.now());
+    assert.deepEqual(body.user, {
+      id: "patient-1",
+      email: "patient@example.com",
+      name: "Pat Patient",
+      role: "patient",
+    });
+    const me = await get(srv, "/api/v1/auth/me", body.token);
+    assert.equal(me.status, 200);
+    assert.equal((await me.json()).user.id, "patient-1");
+    const anon = await get(srv, "/api/v1/auth/me");
+    assert.equal(anon.status, 401);
+    await anon.body?.cancel();
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("every bad credential gets the same 401; malformed bodies get 400; nothing secret is logged", async () => {
+  const srv = await startServer();
+  try {
+    const wrong = await post(srv, "/api/v1/auth/login", {
+      email: "patient@example.com",
+      password: "nope-secret",
+    });
+    const unknown = await post(srv, "/api/v1/auth/login", {
+      email: "nobody@example.com",
+      password: "nope-secret",
+    });
+    assert.equal(wrong.status, 401);
+    assert.equal(unknown.status, 401);
+    assert.deepEqual(await wrong.json(), await unknown.json());
+    const malformed = await post(srv, "/api/v1/auth/login", "{oops");
+    assert.equal(malformed.status, 400);
+    assert.equal((await malformed.json()).code, "INVALID_PAYLOAD");
+    const missing = await post(srv, "/api/v1/auth/login", { email: "patient@example.com" });
+    assert.equal(missing.status, 400);
+    await missing.body?.cancel();
+    assert.ok(srv.log.lines.every((l) => !l.includes("nope-secret") && !l.includes("password123")));
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("repeated failed logins for one email are throttled with 429", async () => {
+  const srv = await startServer();
+  try {
+    const statuses: number[] = [];
+    for (let i = 0; i < 11; i++) {
+      const res = await post(srv, "/api/v1/auth/login", {
+        email: "doctor@example.com",
+        password: `guess-${i}`,
+      });
+      statuses.push(res.status);
+      await res.body?.cancel();
+    }
+    assert.deepEqual(statuses, [...Array(10).fill(401), 429]);
+    const right = await post(srv, "/api/v1/auth/login", {
+      email: "doctor@example.com",
+      password: "password123",
+    });
+    assert.equal(right.status, 429, "throttled even with the right password");
+    await right.body?.cancel();
+    const other = await post(srv, "/api/v1/auth/login", {
+      email: "patient@example.com",
+      password: "password123",
+    });
+    assert.equal(other.status, 200);
+    await other.body?.cancel();
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("visits: staff create them, participants read them, others are refused", async () => {
+  const srv = await startServer();
+  try {
+    const doctor = await srv.login("doctor@example.com");
+    const patient = await srv.login("patient@example.com");
+    const patient2 = await srv.login("patient2@example.com");
+
+    const created = await post(srv, "/api/v1/visits", {
+      id: "visit-200",
+      patientId: "patient-2",
+      clinicianIds: ["doctor-1"],
+      title: "Annual check",
+    }, doctor);
+    assert.equal(created.status, 201);
+    const { visit } = await created.json();
+    assert.equal(visit.id, "visit-200");
+    assert.equal(visit.createdBy, "doctor-1");
+
+    const dup = await post(srv, "/api/v1/visits", {
+      id: "visit-200",
+      patientId: "patient-2",
+      clinicianIds: ["doctor-1"],
+    }, doctor);
+    assert.equal(dup.status, 409);
+    await dup.body?.cancel();
+
+    const byPatient = await post(srv, "/api/v1/visits", {
+      patientId: "patient-1",
+      clinicianIds: ["doctor-1"],
+    }, patient);
+    assert.equal(byPatient.status, 403);
+    await byPatient.body?.cancel();
+
+    const notPatient = await post(srv, "/api/v1/visits", {
+      patientId: "doctor-1",
+      clinicianIds: ["doctor-1"],
+    }, doctor);
+    assert.equal(notPatient.status, 400);
+    await notPatient.body?.cancel();
+
+    const own = await get(srv, "/api/v1/visits/visit-200", patient2);
+    assert.equal(own.status, 200);
+    await own.body?.cancel();
+    for (const path of ["/api/v1/visits/visit-123", "/api/v1/visits/no-such-visit"]) {
+      const res = await get(srv, path, patient2);
+      assert.equal(res.status, 403, path);
+      assert.deepEqual(await res.json(), { error: "Visit access denied", code: "FORBIDDEN" });
+    }
+    const missing = await get(srv, "/api/v1/visits/visit-200");
+    assert.equal(missing.status, 401);
+    await missing.body?.cancel();
+
+    // The new visit opens its room to patient-2 at once.
+    const ws = await srv.connect("patient2@example.com");
+    assert.equal((await ws.request("room:join", { roomId: "visit:visit-200" })).success, true);
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("GET /health reports KV, uptime and connections; CORS answers allowed origins only", async () => {
+  const srv = await startServer();
+  try {
+    await srv.connect("patient@example.com");
+    const res = await get(srv, "/health");
+    assert.equal(res.status, 200);
+    const body = await res.json();
+    assert.equal(body.status, "ok");
+    assert.equal(body.kv, "ok");
+    assert.equal(body.connections, 1);
+    assert.equal(typeof body.uptime, "number");
+
+    const pre = await fetch(`${srv.url}/api/v1/auth/login`, {
+      method: "OPTIONS",
+      headers: { origin: ALLOWED_ORIGIN, "access-control-request-method": "POST" },
+    });
+    assert.equal(pre.headers.get("access-control-allow-origin"), ALLOWED_ORIGIN);
+    await pre.body?.cancel();
+    const evil = await fetch(`${srv.url}/api/v1/auth/login`, {
+      method: "OPTIONS",
+      headers: { origin: "https://evil.test", "access-control-request-method": "POST" },
+    });
+    assert.equal(evil.headers.get("access-control-allow-origin"), null);
+    await evil.body?.cancel();
+  } finally {
+    await srv.close();
+  }
+});
