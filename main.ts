@@ -174,6 +174,8 @@ export async function serve(config: Config): Promise<void> {
 
 if (import.meta.main) {
   await serve(configOrExit());
+  // Exit explicitly: otherwise Deno, seeing the default export below, suggests "deno serve".
+  Deno.exit(0);
 }
 
 // `deno serve [--parallel] main.ts`: each isolate builds its own app on first request.

@@ -5,13 +5,22 @@
  */
 
 import assert from "node:assert/strict";
-import { within, WsClient } from "./harness.ts";
+import { startServer, within, WsClient } from "./harness.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
 /** Only what Deno needs to find its cache and the npm registry; no ambient app config. */
 function baseEnv(): Record<string, string> {
-  const keep = ["HOME", "PATH", "DENO_DIR", "XDG_CACHE_HOME", "NPM_CONFIG_REGISTRY", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"];
+  const keep = [
+    "HOME",
+    "PATH",
+    "DENO_DIR",
+    "XDG_CACHE_HOME",
+    "NPM_CONFIG_REGISTRY",
+    "HTTPS_PROXY",
+    "HTTP_PROXY",
+    "NO_PROXY",
+  ];
   return Object.fromEntries(keep.flatMap((k) => {
     const v = Deno.env.get(k);
     return v === undefined ? [] : [[k, v]];
@@ -20,7 +29,15 @@ function baseEnv(): Record<string, string> {
 
 function server(env: Record<string, string>) {
   return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-env", "--allow-read", "--allow-write", "--unstable-kv", MAIN],
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      "--allow-write",
+      "--unstable-kv",
+      MAIN,
+    ],
     env: { ...baseEnv(), NO_COLOR: "1", ...env },
     clearEnv: true,
     stdout: "piped",
@@ -89,6 +106,52 @@ Deno.test("demo server starts on a local KV file, serves, and on SIGTERM closes 
     } catch {
       // Already exited.
     }
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("deno task users add creates an account the server accepts; the password never comes from argv", async () => {
+  const dir = await Deno.makeTempDir();
+  const kvPath = `${dir}/realtime.kv`;
+  try {
+    const script = new URL("../scripts/users.ts", import.meta.url).pathname;
+    const add = (env: Record<string, string>) =>
+      new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          "--unstable-kv",
+          script,
+          "add",
+          "--email",
+          "Lee@Clinic.example",
+          "--name",
+          "Dr. Lee",
+          "--role",
+          "doctor",
+          "--id",
+          "doctor-lee",
+        ],
+        env: { ...baseEnv(), NO_COLOR: "1", KV_PATH: kvPath, ...env },
+        clearEnv: true,
+        stdin: "null",
+      }).output();
+    const short = await add({ USER_PASSWORD: "short" });
+    assert.equal(short.code, 2);
+    const ok = await add({ USER_PASSWORD: "a-long-enough-password" });
+    assert.equal(ok.code, 0, new TextDecoder().decode(ok.stderr));
+    const again = await add({ USER_PASSWORD: "a-long-enough-password" });
+    assert.equal(again.code, 2);
+    assert.match(new TextDecoder().decode(again.stderr), /already exists/);
+
+    const srv = await startServer({ kvPath, seed: false });
+    try {
+      const token = await srv.login("lee@clinic.example", "a-long-enough-password");
+      assert.equal(typeof token, "string");
+    } finally {
+      await srv.close();
+    }
+  } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
