@@ -7,6 +7,7 @@
  */
 
 import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { cors } from "hono/cors";
 import { type Clock, systemClock } from "./lib/clock.ts";
 import { type Config, ConfigError, loadConfig } from "./lib/config.ts";
@@ -87,11 +88,15 @@ export async function createApp(deps: AppDeps): Promise<App> {
       maxAge: 600,
     }),
   );
-  app.use("/api/*", async (c, next) => {
-    const length = Number(c.req.header("content-length") ?? 0);
-    if (length > 64 * 1024) throw new AppError("PAYLOAD_TOO_LARGE", "Request body too large");
-    await next();
-  });
+  app.use(
+    "/api/*",
+    bodyLimit({
+      maxSize: 64 * 1024,
+      onError: () => {
+        throw new AppError("PAYLOAD_TOO_LARGE", "Request body too large");
+      },
+    }),
+  );
   app.route("/api/v1/auth", authRoutes({ kv, tokens, clock, log }));
   app.route("/api/v1/visits", visitRoutes({ kv, tokens, clock, newId }));
   app.route(

@@ -87,7 +87,9 @@ export class Hub {
     conn.rooms.clear();
   }
 
+  /** Subscribes a registered connection; one that already closed (a handler outlived it) is ignored. */
   join(conn: Connection, roomId: string): void {
+    if (this.#byId.get(conn.id) !== conn) return;
     conn.rooms.add(roomId);
     addTo(this.#byRoom, roomId, conn);
   }

@@ -190,3 +190,27 @@ Deno.test("GET /health reports KV, uptime and connections; CORS answers allowed 
     await srv.close();
   }
 });
+
+Deno.test({
+  name: "request bodies over 64 KiB are refused with 413, also without Content-Length",
+  // The client's streamed upload stays open when the server (rightly) stops reading it early.
+  sanitizeResources: false,
+}, async () => {
+  const srv = await startServer();
+  try {
+    const big = JSON.stringify({ email: "a@b.c", password: "x".repeat(70_000) });
+    const res = await post(srv, "/api/v1/auth/login", big);
+    assert.equal(res.status, 413);
+    assert.equal((await res.json()).code, "PAYLOAD_TOO_LARGE");
+    const stream = new Blob([big]).stream();
+    const chunked = await fetch(`${srv.url}/api/v1/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: stream,
+    });
+    assert.equal(chunked.status, 413);
+    await chunked.body?.cancel();
+  } finally {
+    await srv.close();
+  }
+});
