@@ -133,7 +133,11 @@ Deno.test("patient2 is refused the visit room, its history and sends, and learns
       ] as const
     ) {
       const ack = await intruder.request(event, data);
-      assert.deepEqual(ack, { success: false, error: "Room access denied", code: "FORBIDDEN" }, `${event} ${JSON.stringify(data)}`);
+      assert.deepEqual(
+        ack,
+        { success: false, error: "Room access denied", code: "FORBIDDEN" },
+        `${event} ${JSON.stringify(data)}`,
+      );
     }
     await patient.sync();
     assert.equal(patient.pending("room:userJoined").length, 0);
@@ -165,7 +169,10 @@ Deno.test("forged room ids are refused and the connection stays open", async () 
     ) {
       const ack = await patient.request("room:join", { roomId });
       assert.equal(ack.success, false, roomId);
-      assert.ok(ack.code === "INVALID_PAYLOAD" || ack.code === "FORBIDDEN", `${roomId}: ${ack.code}`);
+      assert.ok(
+        ack.code === "INVALID_PAYLOAD" || ack.code === "FORBIDDEN",
+        `${roomId}: ${ack.code}`,
+      );
     }
     const other = await patient.request("room:join", { roomId: "notifications:doctor-1" });
     assert.equal(other.code, "FORBIDDEN");
@@ -180,7 +187,10 @@ Deno.test("direct chat by recipientId: both users get it, patient-to-patient is 
   try {
     const patient = await srv.connect("patient@example.com");
     const doctor = await srv.connect("doctor@example.com");
-    const ack = await doctor.request("message:send", { recipientId: "patient-1", message: "Lab results are in" });
+    const ack = await doctor.request("message:send", {
+      recipientId: "patient-1",
+      message: "Lab results are in",
+    });
     assert.equal(ack.success, true);
     const message = ack.message as Record<string, unknown>;
     assert.equal(message.roomId, "chat:doctor-1:patient-1");
@@ -188,7 +198,10 @@ Deno.test("direct chat by recipientId: both users get it, patient-to-patient is 
     assert.deepEqual(await patient.event("message:new"), message);
     const history = await patient.request("message:history", { userId: "doctor-1" });
     assert.deepEqual(history.messages, [message]);
-    const joined = await patient.request("room:join", { roomId: "chat:doctor-1:patient-1", roomType: "chat" });
+    const joined = await patient.request("room:join", {
+      roomId: "chat:doctor-1:patient-1",
+      roomType: "chat",
+    });
     assert.equal(joined.success, true);
 
     const p2 = await srv.connect("patient2@example.com");
@@ -237,7 +250,10 @@ Deno.test("room:join with since returns exactly the missed messages; a bad curso
     }
     const resumed = await patient.request("room:join", { roomId: VISIT_ROOM, since: 1 });
     assert.equal(resumed.recovered, true);
-    assert.deepEqual((resumed.messages as { message: string }[]).map((m) => m.message), ["two", "three"]);
+    assert.deepEqual((resumed.messages as { message: string }[]).map((m) => m.message), [
+      "two",
+      "three",
+    ]);
     const future = await patient.request("room:join", { roomId: VISIT_ROOM, since: 99 });
     assert.equal(future.recovered, false);
     assert.deepEqual(future.messages, []);

@@ -33,7 +33,9 @@ export class RawWs {
     ].join("\r\n");
     await raw.#writeAll(new TextEncoder().encode(request));
     const head = new TextDecoder().decode(await raw.read());
-    if (!head.startsWith("HTTP/1.1 101")) throw new Error(`upgrade refused: ${head.split("\r\n")[0]}`);
+    if (!head.startsWith("HTTP/1.1 101")) {
+      throw new Error(`upgrade refused: ${head.split("\r\n")[0]}`);
+    }
     return raw;
   }
 
@@ -46,9 +48,17 @@ export class RawWs {
   /** Sends one masked frame. `fin` false starts or continues a fragmented message. */
   async frame(opcode: number, payload: Uint8Array, fin = true): Promise<void> {
     const len = payload.length;
-    const header = len < 126 ? [len | 0x80] : len < 65536
-      ? [126 | 0x80, len >> 8, len & 255]
-      : [127 | 0x80, 0, 0, 0, 0, (len >>> 24) & 255, (len >> 16) & 255, (len >> 8) & 255, len & 255];
+    const header = len < 126 ? [len | 0x80] : len < 65536 ? [126 | 0x80, len >> 8, len & 255] : [
+      127 | 0x80,
+      0,
+      0,
+      0,
+      0,
+      (len >>> 24) & 255,
+      (len >> 16) & 255,
+      (len >> 8) & 255,
+      len & 255,
+    ];
     const mask = crypto.getRandomValues(new Uint8Array(4));
     const masked = payload.map((b, i) => b ^ mask[i & 3]);
     const bytes = new Uint8Array([(fin ? 0x80 : 0) | opcode, ...header, ...mask]);

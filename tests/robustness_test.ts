@@ -9,7 +9,10 @@ import { RawWs } from "./raw_ws.ts";
 
 const ROOM = "visit:visit-123";
 
-async function withPatient(fn: (srv: TestServer, c: WsClient) => Promise<void>, env?: Record<string, string>) {
+async function withPatient(
+  fn: (srv: TestServer, c: WsClient) => Promise<void>,
+  env?: Record<string, string>,
+) {
   const srv = await startServer({ env });
   try {
     const client = await srv.connect("patient@example.com");
@@ -37,7 +40,11 @@ Deno.test("rows 1-3: malformed JSON, non-object JSON and unknown events get code
       assert.equal(typeof err.error, "string");
     }
     const unknown = await c.request("room:teleport", { roomId: ROOM });
-    assert.deepEqual(unknown, { success: false, error: 'Unknown event "room:teleport"', code: "UNKNOWN_EVENT" });
+    assert.deepEqual(unknown, {
+      success: false,
+      error: 'Unknown event "room:teleport"',
+      code: "UNKNOWN_EVENT",
+    });
     const proto = await c.request("constructor", {});
     assert.equal(proto.code, "UNKNOWN_EVENT");
     await c.sync();
@@ -66,7 +73,11 @@ Deno.test("row 4: wrong field types name the field path and write nothing", asyn
     assert.equal((nested.issues as { path: string }[])[0].path, "attachments.0.url");
     const none = await c.request("message:send", { message: "no target" });
     assert.equal(none.code, "INVALID_PAYLOAD");
-    const two = await c.request("message:send", { visitId: "visit-123", roomId: ROOM, message: "x" });
+    const two = await c.request("message:send", {
+      visitId: "visit-123",
+      roomId: ROOM,
+      message: "x",
+    });
     assert.equal(two.code, "INVALID_PAYLOAD");
     assert.equal(await storedCount(srv), 0);
   });
@@ -139,7 +150,10 @@ Deno.test("row 10: __proto__ and constructor.prototype keys are rejected and pol
     assert.equal(ctor.code, "INVALID_PAYLOAD");
     // deno-lint-ignore no-explicit-any
     assert.equal(({} as any).polluted, undefined);
-    const top = await c.requestRaw("room:join", '{"roomId":"visit:visit-123","__proto__":{"role":"admin"}}');
+    const top = await c.requestRaw(
+      "room:join",
+      '{"roomId":"visit:visit-123","__proto__":{"role":"admin"}}',
+    );
     assert.equal(top.success, true);
     assert.equal(await storedCount(srv), 0);
   });
@@ -154,7 +168,10 @@ Deno.test("row 11: lone surrogates and NUL are rejected; limits count UTF-8 byte
     const text = "\u202eevil\u202c 👩🏽‍⚕️👨‍👩‍👧‍👦";
     const ok = await c.request("message:send", { visitId: "visit-123", message: text });
     assert.equal((ok.message as { message: string }).message, text);
-    const tooMany = await c.request("message:send", { visitId: "visit-123", message: "😀".repeat(4097) });
+    const tooMany = await c.request("message:send", {
+      visitId: "visit-123",
+      message: "😀".repeat(4097),
+    });
     assert.equal(tooMany.code, "INVALID_PAYLOAD"); // 16,388 bytes, though only 8,194 UTF-16 units
   });
 });
@@ -166,10 +183,16 @@ Deno.test("row 12-14: non-finite, unsafe and -0 numbers, duplicate keys and deep
       assert.equal(ack.code, "INVALID_PAYLOAD", limit);
     }
     // Duplicate keys: JSON.parse keeps the last, and the same object is authorized and used.
-    const dup = await c.requestRaw("message:send", '{"visitId":"visit-999","visitId":"visit-123","message":"dup"}');
+    const dup = await c.requestRaw(
+      "message:send",
+      '{"visitId":"visit-999","visitId":"visit-123","message":"dup"}',
+    );
     assert.equal((dup.message as { visitId: string }).visitId, "visit-123");
     const deep = "[".repeat(20_000) + "]".repeat(20_000);
-    const nested = await c.requestRaw("message:send", `{"visitId":"visit-123","message":"x","metadata":{"a":${deep}}}`);
+    const nested = await c.requestRaw(
+      "message:send",
+      `{"visitId":"visit-123","message":"x","metadata":{"a":${deep}}}`,
+    );
     assert.equal(nested.code, "INVALID_PAYLOAD");
     await c.sync();
   });
@@ -181,7 +204,10 @@ Deno.test("row 15: a flood of sends is rate limited, the excess is not stored, o
     const flooder = await srv.connect("patient@example.com");
     const doctor = await srv.connect("doctor@example.com");
     const acks = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => flooder.request("message:send", { visitId: "visit-123", message: `m${i}` })),
+      Array.from(
+        { length: 40 },
+        (_, i) => flooder.request("message:send", { visitId: "visit-123", message: `m${i}` }),
+      ),
     );
     const ok = acks.filter((a) => a.success === true).length;
     const limited = acks.filter((a) => a.code === "RATE_LIMITED");
@@ -189,7 +215,10 @@ Deno.test("row 15: a flood of sends is rate limited, the excess is not stored, o
     assert.equal(ok + limited.length, 40);
     assert.equal(limited[0].retryable, true);
     assert.equal(await storedCount(srv), ok);
-    const mine = await doctor.request("message:send", { visitId: "visit-123", message: "still here" });
+    const mine = await doctor.request("message:send", {
+      visitId: "visit-123",
+      message: "still here",
+    });
     assert.equal(mine.success, true);
   } finally {
     await srv.close();
@@ -200,7 +229,10 @@ Deno.test("rows 24-26: other patients' rooms and topic publishing are refused; t
   await withPatient(async (_srv, c) => {
     const join = await c.request("room:join", { roomId: "topic:appointments", roomType: "topic" });
     assert.equal(join.success, true);
-    const publish = await c.request("message:send", { roomId: "topic:appointments", message: "spam" });
+    const publish = await c.request("message:send", {
+      roomId: "topic:appointments",
+      message: "spam",
+    });
     assert.equal(publish.code, "FORBIDDEN");
     const wrongType = await c.request("room:join", { roomId: ROOM, roomType: "chat" });
     assert.equal(wrongType.code, "INVALID_PAYLOAD");

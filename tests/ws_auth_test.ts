@@ -146,12 +146,17 @@ Deno.test("a token that expires mid-connection closes 4401 'Token expired'; auth
     assert.equal(closed.reason, "Authentication error: Token expired");
 
     const refreshed = await WsClient.open(srv.wsUrl);
-    assert.equal((await refreshed.auth(await forge({ sub: "patient-1", exp: now() + 2 }))).event, "connected");
+    assert.equal(
+      (await refreshed.auth(await forge({ sub: "patient-1", exp: now() + 2 }))).event,
+      "connected",
+    );
     const other = await forge({ sub: "doctor-1", exp: now() + 600 });
     const wrongUser = await refreshed.request("auth:refresh", { token: other });
     assert.equal(wrongUser.success, false);
     assert.equal(wrongUser.code, "UNAUTHENTICATED");
-    const ack = await refreshed.request("auth:refresh", { token: await srv.login("patient@example.com") });
+    const ack = await refreshed.request("auth:refresh", {
+      token: await srv.login("patient@example.com"),
+    });
     assert.equal(ack.success, true);
     assert.ok(Date.parse(String(ack.expiresAt)) > Date.now() + 60_000);
     // Past the first token's expiry the socket still works.
@@ -167,7 +172,14 @@ Deno.test("cross-site Origin, Origin: null and look-alike hosts are refused with
   const srv = await startServer();
   try {
     const host = new URL(srv.url).host;
-    for (const origin of ["https://evil.test", "null", `http://${host}.evil.test`, "http://allowed.test.evil"]) {
+    for (
+      const origin of [
+        "https://evil.test",
+        "null",
+        `http://${host}.evil.test`,
+        "http://allowed.test.evil",
+      ]
+    ) {
       const res = await fetch(`${srv.url}/ws`, {
         headers: { upgrade: "websocket", connection: "Upgrade", origin },
       });
@@ -182,7 +194,6 @@ Deno.test("cross-site Origin, Origin: null and look-alike hosts are refused with
     await srv.close();
   }
 });
-
 
 /**
  * Token expiry is wall-clock time (exp is in seconds), so this test has to let
