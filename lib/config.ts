@@ -39,43 +39,42 @@ const intIn = (min: number, max: number) =>
     z.number().int().min(min).max(max),
   );
 
-const schema = z
-  .object({
-    PORT: intIn(0, 65535).default(8080),
-    HOST: z.string().min(1).default("0.0.0.0"),
-    KV_PATH: z.string().min(1).default("./data/realtime.kv"),
-    JWT_SECRET: z.string().optional(),
-    JWT_ISSUER: z.string().min(1).default("telehealth-realtime"),
-    JWT_AUDIENCE: z.string().min(1).default("telehealth-realtime"),
-    JWT_TTL: duration.default(3600),
-    CORS_ORIGINS: z
-      .string()
-      .default("")
-      .transform((v) => v.split(",").map((s) => s.trim()).filter(Boolean))
-      .pipe(z.array(origin)),
-    DEMO_DATA: bool.default(false),
-    LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
-    MAX_FRAME_BYTES: intIn(1024, 1024 * 1024).default(64 * 1024),
-    AUTH_TIMEOUT_MS: intIn(100, 60_000).default(10_000),
-    WS_IDLE_TIMEOUT_S: intIn(5, 600).default(30),
-  })
-  .superRefine((v, ctx) => {
-    if (v.JWT_SECRET === undefined) {
-      if (!v.DEMO_DATA) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["JWT_SECRET"],
-          message: `required (at least ${MIN_SECRET_BYTES} bytes) unless DEMO_DATA=true`,
-        });
-      }
-    } else if (new TextEncoder().encode(v.JWT_SECRET).length < MIN_SECRET_BYTES) {
-      ctx.addIssue({
-        code: "custom",
-        path: ["JWT_SECRET"],
-        message: `must be at least ${MIN_SECRET_BYTES} bytes (try: openssl rand -base64 48)`,
-      });
-    }
-  });
+const schema = z.object({
+  PORT: intIn(0, 65535).default(8080),
+  HOST: z.string().min(1).default("0.0.0.0"),
+  KV_PATH: z.string().min(1).default("./data/realtime.kv"),
+  JWT_SECRET: z.string().optional(),
+  JWT_ISSUER: z.string().min(1).default("telehealth-realtime"),
+  JWT_AUDIENCE: z.string().min(1).default("telehealth-realtime"),
+  JWT_TTL: duration.default(3600),
+  CORS_ORIGINS: z
+    .string()
+    .default("")
+    .transform((v) => v.split(",").map((s) => s.trim()).filter(Boolean))
+    .pipe(z.array(origin)),
+  DEMO_DATA: bool.default(false),
+  LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  MAX_FRAME_BYTES: intIn(1024, 1024 * 1024).default(64 * 1024),
+  AUTH_TIMEOUT_MS: intIn(100, 60_000).default(10_000),
+  WS_IDLE_TIMEOUT_S: intIn(5, 600).default(30),
+});
+
+/** The secret rule spans two variables; checked beside the schema so every problem shows at once. */
+function secretProblems(env: Record<string, string>): string[] {
+  const secret = env.JWT_SECRET;
+  const demo = ["true", "1", "yes"].includes(env.DEMO_DATA ?? "");
+  if (secret === undefined) {
+    return demo
+      ? []
+      : [`JWT_SECRET: required (at least ${MIN_SECRET_BYTES} bytes) unless DEMO_DATA=true`];
+  }
+  if (new TextEncoder().encode(secret).length < MIN_SECRET_BYTES) {
+    return [
+      `JWT_SECRET: must be at least ${MIN_SECRET_BYTES} bytes (try: openssl rand -base64 48)`,
+    ];
+  }
+  return [];
+}
 
 /** The validated configuration. `jwtSecret` is undefined only in demo mode before KV supplies one. */
 export interface Config {
@@ -116,11 +115,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     Object.entries(env).filter(([, v]) => v !== undefined && v !== ""),
   );
   const parsed = schema.safeParse(present);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((i) => `${i.path.join(".") || "(env)"}: ${i.message}`),
-    );
-  }
+  const problems = [
+    ...(parsed.success ? [] : parsed.error.issues)
+      .map((i) => `${i.path.join(".") || "(env)"}: ${i.message}`),
+    ...secretProblems(present as Record<string, string>),
+  ];
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
   const v = parsed.data;
   return {
     port: v.PORT,

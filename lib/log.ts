@@ -35,7 +35,8 @@ export function createLogger(
 ): Logger {
   const at = (lvl: LogLevel) => (event: string, fields: LogFields = {}) => {
     if (ORDER[lvl] < ORDER[level]) return;
-    write(JSON.stringify({ t: new Date().toISOString(), level: lvl, event, ...redact(fields) }));
+    // The entry's own fields come last so a caller's field of the same name cannot replace them.
+    write(JSON.stringify({ ...redact(fields), t: new Date().toISOString(), level: lvl, event }));
   };
   return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }

@@ -22,10 +22,9 @@ export class TokenBucket {
   /** Takes one token; false when the bucket is empty. */
   take(): boolean {
     const now = this.clock.now();
-    this.#tokens = Math.min(
-      this.burst,
-      this.#tokens + ((now - this.#last) / 1000) * this.perSecond,
-    );
+    // A wall clock stepped back (NTP) must not drain the bucket: never count negative time.
+    const elapsed = Math.max(0, now - this.#last);
+    this.#tokens = Math.min(this.burst, this.#tokens + (elapsed / 1000) * this.perSecond);
     this.#last = now;
     if (this.#tokens < 1) return false;
     this.#tokens -= 1;
@@ -46,7 +45,7 @@ export class WindowCounter {
   hit(key: string): boolean {
     const now = this.clock.now();
     let w = this.#windows.get(key);
-    if (!w || now - w.start >= this.windowMs) {
+    if (!w || now - w.start >= this.windowMs || now < w.start) {
       if (this.#windows.size >= this.maxKeys) this.#evictExpired(now);
       w = { start: now, count: 0 };
       this.#windows.set(key, w);
@@ -59,6 +58,12 @@ export class WindowCounter {
   blocked(key: string): boolean {
     const w = this.#windows.get(key);
     return !!w && this.clock.now() - w.start < this.windowMs && w.count >= this.limit;
+  }
+
+  /** Takes back one counted event (an attempt that turned out fine). */
+  forgive(key: string): void {
+    const w = this.#windows.get(key);
+    if (w && w.count > 0) w.count--;
   }
 
   reset(key: string): void {

@@ -54,7 +54,14 @@ export class ChannelBus implements Bus {
     this.#sink = sink;
     this.#channel = new BroadcastChannel(name);
     this.#channel.onmessage = (e: MessageEvent<Delivery>) => {
-      if (this.#seen.add(e.data.id)) this.#sink(e.data);
+      // An exception here would be uncaught and end the isolate: a bad delivery is dropped instead.
+      try {
+        if (this.#seen.add(e.data.id)) this.#sink(e.data);
+      } catch (err) {
+        console.error(
+          JSON.stringify({ level: "error", event: "bus.deliver_failed", error: String(err) }),
+        );
+      }
     };
   }
 

@@ -46,6 +46,7 @@ function checkJson(value: unknown, maxDepth: number): string | null {
     if (depth >= maxDepth) return `is nested deeper than ${maxDepth} levels`;
     for (const [k, child] of Object.entries(v)) {
       if (FORBIDDEN_KEYS.has(k)) return `may not use the key "${k}"`;
+      if (!k.isWellFormed()) return "contains ill-formed strings";
       stack.push([child, depth + 1]);
     }
   }

@@ -111,11 +111,12 @@ export class Session {
       if (typeof e.data !== "string") {
         const size = e.data instanceof Blob ? e.data.size : (e.data as ArrayBuffer).byteLength;
         if (size > max) return this.#close(CLOSE.tooBig, "Frame too large");
-        return this.#fail(
-          undefined,
-          "binary",
-          new AppError("INVALID_PAYLOAD", "Binary frames are not supported; send JSON text"),
+        // Queued like any frame, so the error keeps its place among earlier frames' acks.
+        const err = new AppError(
+          "INVALID_PAYLOAD",
+          "Binary frames are not supported; send JSON text",
         );
+        return this.#enqueue(() => Promise.resolve(this.#fail(undefined, "binary", err)));
       }
       const text: string = e.data;
       // UTF-16 length never exceeds UTF-8 bytes: count exactly only when it could matter.
@@ -123,8 +124,12 @@ export class Session {
         return this.#close(CLOSE.tooBig, "Frame too large");
       }
       if (this.#queued >= MAX_QUEUED) {
+        // Answer the frame's own ack id, so a client awaiting it is not left waiting forever.
+        const decoded = decodeFrame(text);
+        const id = decoded.ok ? decoded.frame.id : decoded.id;
+        const event = decoded.ok ? decoded.frame.event : "unknown";
         const err = new AppError("RATE_LIMITED", "Too many frames in flight", { retryable: true });
-        return this.#fail(undefined, "unknown", err);
+        return this.#reply(id, event, errorReply(err, this.#deps.services.log, {}));
       }
       this.#enqueue(() => this.#handle(text));
     } catch (err) {
@@ -172,8 +177,6 @@ export class Session {
     if (this.#deps.services.clock.now() >= this.#expiresAt) {
       return this.#close(CLOSE.auth, AUTH_EXPIRED);
     }
-    if (event === "auth:refresh") return await this.#refresh(conn, data, id);
-
     const def = this.#deps.events.get(event);
     if (!this.#buckets[def?.limit ?? "default"].take()) {
       const err = new AppError("RATE_LIMITED", "Too many requests; slow down", { retryable: true });
@@ -181,6 +184,7 @@ export class Session {
       if (this.#limited.hit("all")) this.#close(CLOSE.rateLimited, "Rate limit exceeded");
       return;
     }
+    if (event === "auth:refresh") return await this.#refresh(conn, data, id);
     try {
       const result = await dispatch(
         this.#deps.events,
@@ -236,6 +240,9 @@ export class Session {
       const message = typeof user === "string" ? user : AUTH_INVALID;
       return this.#fail(id, "auth:refresh", new AppError(code, message));
     }
+    // A disabled account cannot extend its session with a token it still holds.
+    const stored = await getUser(this.#deps.services.kv, conn.userId);
+    if (!stored || stored.disabled) return this.#refuse(AUTH_INVALID);
     this.#setExpiry(user.exp);
     this.#reply(id, "auth:refresh", {
       success: true,
@@ -302,7 +309,8 @@ export class Session {
   }
 
   #fail(id: number | undefined, event: string, err: unknown): void {
-    this.#reply(id, event, errorReply(err, this.#deps.services.log, { socketId: this.id, event }));
+    const where = { socketId: this.id, wireEvent: event };
+    this.#reply(id, event, errorReply(err, this.#deps.services.log, where));
     // Only protocol misuse counts toward the limit: a refused or conflicting request is normal.
     const misuse = err instanceof AppError && PROTOCOL_ERRORS.has(err.code);
     if (misuse && this.#errors.hit("all")) this.#close(CLOSE.policy, "Too many invalid frames");

@@ -39,17 +39,19 @@ export function authRoutes(deps: {
     if (!parsed.success) throw invalid("Email and password are required", zodIssues(parsed.error));
     const email = normalizeEmail(parsed.data.email);
     const ip = clientIp(c);
-    if (perEmail.blocked(email) || perIp.blocked(ip)) {
+    // Count the attempt before the slow password check, so parallel guesses cannot all slip past.
+    const overEmail = perEmail.hit(email);
+    const overIp = perIp.hit(ip);
+    if (overEmail || overIp) {
       throw new AppError("RATE_LIMITED", "Too many login attempts; try again later");
     }
     const user = await authenticate(kv, email, parsed.data.password);
     if (!user) {
-      perEmail.hit(email);
-      perIp.hit(ip);
       log.info("auth.login_failed", { ip });
       throw new AppError("UNAUTHENTICATED", "Invalid email or password");
     }
     perEmail.reset(email);
+    perIp.forgive(ip);
     const { token, expiresAt } = await tokens.sign({ id: user.id, role: user.role });
     log.info("auth.login", { userId: user.id });
     const { id, email: userEmail, name, role } = user;

@@ -92,10 +92,13 @@ export async function verifyPassword(password: string, encoded: string): Promise
       const m = /^m=(\d+),t=(\d+),p=(\d+)$/.exec(parts[1]);
       if (!m) return false;
       const params = { memory: +m[1], passes: +m[2], parallelism: +m[3] };
+      // A corrupted or hostile record must not make one login hang or exhaust memory.
+      if (params.memory > 262_144 || params.passes > 10 || params.parallelism > 16) return false;
       const actual = await argon2id(password, unb64(parts[2]), params);
       return constantTimeEqual(actual, unb64(parts[3]));
     }
     if (parts[0] === "pbkdf2-sha256" && parts.length === 4) {
+      if (!/^\d+$/.test(parts[1]) || Number(parts[1]) > 10_000_000) return false;
       const actual = await pbkdf2(password, unb64(parts[2]), Number(parts[1]));
       return constantTimeEqual(actual, unb64(parts[3]));
     }

@@ -55,9 +55,21 @@ export async function listVisitIds(kv: Deno.Kv, userId: string, limit = 1000): P
   return ids;
 }
 
-/** Whether two users take part in at least one common visit. */
+/**
+ * Whether two users take part in at least one common visit. Walks all of
+ * `a`'s visits (no cap) and looks up `b`'s index entry for each, ten keys per
+ * read, stopping at the first match.
+ */
 export async function shareVisit(kv: Deno.Kv, a: string, b: string): Promise<boolean> {
-  const [mine, theirs] = await Promise.all([listVisitIds(kv, a), listVisitIds(kv, b)]);
-  const set = new Set(mine);
-  return theirs.some((id) => set.has(id));
+  let batch: string[] = [];
+  const anyShared = async () => {
+    const entries = await kv.getMany(batch.map((id) => ["visits_by_user", b, id]));
+    batch = [];
+    return entries.some((e) => e.versionstamp !== null);
+  };
+  for await (const e of kv.list<string>({ prefix: ["visits_by_user", a] })) {
+    batch.push(e.value);
+    if (batch.length === 10 && await anyShared()) return true;
+  }
+  return batch.length > 0 && await anyShared();
 }

@@ -209,6 +209,9 @@ Deno.test("direct chat by recipientId: both users get it, patient-to-patient is 
     assert.equal(denied.code, "FORBIDDEN");
     const self = await p2.request("message:send", { recipientId: "patient-2", message: "hi" });
     assert.equal(self.code, "INVALID_PAYLOAD");
+    assert.equal((self.issues as { path: string }[])[0].path, "recipientId");
+    const selfHistory = await p2.request("message:history", { userId: "patient-2" });
+    assert.equal((selfHistory.issues as { path: string }[])[0].path, "userId");
   } finally {
     await srv.close();
   }

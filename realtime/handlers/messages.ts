@@ -49,9 +49,12 @@ async function resolve(
   ctx: HandlerContext,
   input: { roomId?: string; visitId?: string; recipientId?: string },
   action: "read" | "publish",
+  userField: "recipientId" | "userId",
 ): Promise<Grant> {
   if (input.recipientId === ctx.userId) {
-    throw invalid("Cannot message yourself", [{ path: "recipientId", message: "is your own id" }]);
+    throw invalid("There is no direct chat with yourself", [
+      { path: userField, message: "is your own id" },
+    ]);
   }
   const room = requireRoom(
     input.recipientId !== undefined
@@ -83,7 +86,7 @@ export const messageEvents = {
       clientMessageId: text(64).optional(),
     }).refine(oneTarget, ONE_TARGET),
     async handler(ctx, input) {
-      const grant = await resolve(ctx, input, "publish");
+      const grant = await resolve(ctx, input, "publish", "recipientId");
       const { room } = grant;
       if (room.kind === "notifications") {
         throw invalid("Messages cannot be sent to notification rooms");
@@ -126,11 +129,16 @@ export const messageEvents = {
       { message: "exactly one of roomId, visitId and userId is required", path: ["roomId"] },
     ),
     async handler(ctx, input) {
-      const { room } = await resolve(ctx, {
-        roomId: input.roomId,
-        visitId: input.visitId,
-        recipientId: input.userId,
-      }, "read");
+      const { room } = await resolve(
+        ctx,
+        {
+          roomId: input.roomId,
+          visitId: input.visitId,
+          recipientId: input.userId,
+        },
+        "read",
+        "userId",
+      );
       const page = await listHistory(ctx.services.kv, room.id, {
         before: input.before,
         limit: input.limit,

@@ -1,0 +1,196 @@
+import assert from "node:assert/strict";
+import { type Config, ConfigError, loadConfig } from "./config.ts";
+
+const SECRET = "0123456789abcdef0123456789abcdef"; // exactly 32 bytes
+
+/** Loads a config that must fail and returns its problems. */
+function problems(env: Record<string, string | undefined>): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected ConfigError, got ${err}`);
+    return err.problems;
+  }
+  assert.fail(`expected ${JSON.stringify(env)} to be refused`);
+}
+
+function refuses(env: Record<string, string | undefined>, variable: string): void {
+  const found = problems(env);
+  assert.ok(
+    found.some((p) => p.startsWith(`${variable}: `) || p.startsWith(`${variable}.`)),
+    `expected a ${variable} problem for ${JSON.stringify(env)}, got ${JSON.stringify(found)}`,
+  );
+}
+
+Deno.test("loadConfig: defaults when only JWT_SECRET is set", () => {
+  assert.deepEqual(
+    loadConfig({ JWT_SECRET: SECRET }),
+    {
+      port: 8080,
+      host: "0.0.0.0",
+      kvPath: "./data/realtime.kv",
+      jwtSecret: SECRET,
+      jwtIssuer: "telehealth-realtime",
+      jwtAudience: "telehealth-realtime",
+      jwtTtl: 3600,
+      corsOrigins: [],
+      demoData: false,
+      logLevel: "info",
+      maxFrameBytes: 64 * 1024,
+      authTimeoutMs: 10_000,
+      wsIdleTimeoutS: 30,
+    } satisfies Config,
+  );
+});
+
+Deno.test("loadConfig: every variable is read", () => {
+  const config = loadConfig({
+    PORT: "9000",
+    HOST: "127.0.0.1",
+    KV_PATH: ":memory:",
+    JWT_SECRET: SECRET,
+    JWT_ISSUER: "iss",
+    JWT_AUDIENCE: "aud",
+    JWT_TTL: "2h",
+    CORS_ORIGINS: "https://app.example.com, http://localhost:5173 ,",
+    DEMO_DATA: "no",
+    LOG_LEVEL: "debug",
+    MAX_FRAME_BYTES: "1024",
+    AUTH_TIMEOUT_MS: "100",
+    WS_IDLE_TIMEOUT_S: "600",
+    UNRELATED: "ignored",
+  });
+  assert.deepEqual(config, {
+    port: 9000,
+    host: "127.0.0.1",
+    kvPath: ":memory:",
+    jwtSecret: SECRET,
+    jwtIssuer: "iss",
+    jwtAudience: "aud",
+    jwtTtl: 7200,
+    corsOrigins: ["https://app.example.com", "http://localhost:5173"],
+    demoData: false,
+    logLevel: "debug",
+    maxFrameBytes: 1024,
+    authTimeoutMs: 100,
+    wsIdleTimeoutS: 600,
+  });
+});
+
+Deno.test("loadConfig: empty strings count as unset", () => {
+  const config = loadConfig({ JWT_SECRET: SECRET, PORT: "", CORS_ORIGINS: "", JWT_TTL: "" });
+  assert.equal(config.port, 8080);
+  assert.deepEqual(config.corsOrigins, []);
+  assert.equal(config.jwtTtl, 3600);
+  refuses({ JWT_SECRET: "" }, "JWT_SECRET");
+});
+
+Deno.test("loadConfig: JWT_SECRET is required unless DEMO_DATA", () => {
+  const found = problems({});
+  assert.equal(found.length, 1);
+  assert.match(found[0], /^JWT_SECRET: required \(at least 32 bytes\) unless DEMO_DATA=true$/);
+  refuses({ DEMO_DATA: "false" }, "JWT_SECRET");
+  for (const on of ["true", "1", "yes"]) {
+    const demo = loadConfig({ DEMO_DATA: on });
+    assert.equal(demo.demoData, true, `DEMO_DATA=${on}`);
+    assert.equal(demo.jwtSecret, undefined);
+  }
+  for (const off of ["false", "0", "no"]) {
+    assert.equal(loadConfig({ DEMO_DATA: off, JWT_SECRET: SECRET }).demoData, false);
+  }
+  refuses({ DEMO_DATA: "maybe", JWT_SECRET: SECRET }, "DEMO_DATA");
+  refuses({ DEMO_DATA: "TRUE" }, "DEMO_DATA");
+});
+
+Deno.test("loadConfig: a secret under 32 bytes is refused, also in demo mode", () => {
+  const short = SECRET.slice(1);
+  refuses({ JWT_SECRET: short }, "JWT_SECRET");
+  refuses({ JWT_SECRET: short, DEMO_DATA: "true" }, "JWT_SECRET");
+  // The problem never echoes the secret.
+  assert.ok(problems({ JWT_SECRET: short }).every((p) => !p.includes(short)));
+  // Bytes, not characters: 16 two-byte characters are enough, 31 ASCII are not.
+  assert.equal(loadConfig({ JWT_SECRET: "é".repeat(16) }).jwtSecret, "é".repeat(16));
+  refuses({ JWT_SECRET: "é".repeat(15) + "a" }, "JWT_SECRET");
+});
+
+Deno.test("loadConfig: PORT must be a whole number in 0..65535", () => {
+  assert.equal(loadConfig({ JWT_SECRET: SECRET, PORT: "0" }).port, 0);
+  assert.equal(loadConfig({ JWT_SECRET: SECRET, PORT: "65535" }).port, 65535);
+  for (const bad of ["abc", "-1", "65536", "80.5", "1e3", " 80", "0x50", "99999999999999999999"]) {
+    refuses({ JWT_SECRET: SECRET, PORT: bad }, "PORT");
+  }
+});
+
+Deno.test("loadConfig: CORS_ORIGINS takes bare http(s) origins only", () => {
+  const ok = loadConfig({
+    JWT_SECRET: SECRET,
+    CORS_ORIGINS: "https://app.example.com,https://app.example.com:8443,http://[::1]:3000",
+  });
+  assert.deepEqual(ok.corsOrigins, [
+    "https://app.example.com",
+    "https://app.example.com:8443",
+    "http://[::1]:3000",
+  ]);
+  for (
+    const bad of [
+      "*",
+      "null",
+      "app.example.com",
+      "https://app.example.com/",
+      "https://app.example.com/path",
+      "https://app.example.com?x=1",
+      "https://user@app.example.com",
+      "https://APP.example.com",
+      "https://app.example.com:443",
+      "ftp://app.example.com",
+      "javascript:alert(1)",
+      "https://ok.example.com,https://bad.example.com/",
+    ]
+  ) {
+    refuses({ JWT_SECRET: SECRET, CORS_ORIGINS: bad }, "CORS_ORIGINS");
+  }
+});
+
+Deno.test("loadConfig: JWT_TTL accepts seconds or s/m/h/d and stays in 60s..30d", () => {
+  const ttl = (v: string) => loadConfig({ JWT_SECRET: SECRET, JWT_TTL: v }).jwtTtl;
+  assert.equal(ttl("15m"), 900);
+  assert.equal(ttl("90s"), 90);
+  assert.equal(ttl("3600"), 3600);
+  assert.equal(ttl("12h"), 43_200);
+  assert.equal(ttl("7d"), 604_800);
+  assert.equal(ttl("60"), 60);
+  assert.equal(ttl("30d"), 2_592_000);
+  for (const bad of ["59", "0", "31d", "15 m", "1.5h", "-5m", "15M", "m", "15w", "forever"]) {
+    refuses({ JWT_SECRET: SECRET, JWT_TTL: bad }, "JWT_TTL");
+  }
+});
+
+Deno.test("loadConfig: bounded numbers and LOG_LEVEL", () => {
+  refuses({ JWT_SECRET: SECRET, MAX_FRAME_BYTES: "1023" }, "MAX_FRAME_BYTES");
+  refuses({ JWT_SECRET: SECRET, MAX_FRAME_BYTES: String(1024 * 1024 + 1) }, "MAX_FRAME_BYTES");
+  refuses({ JWT_SECRET: SECRET, AUTH_TIMEOUT_MS: "99" }, "AUTH_TIMEOUT_MS");
+  refuses({ JWT_SECRET: SECRET, WS_IDLE_TIMEOUT_S: "601" }, "WS_IDLE_TIMEOUT_S");
+  refuses({ JWT_SECRET: SECRET, LOG_LEVEL: "verbose" }, "LOG_LEVEL");
+});
+
+Deno.test("ConfigError: collects every field problem and names each variable", () => {
+  try {
+    loadConfig({ JWT_SECRET: SECRET, PORT: "x", LOG_LEVEL: "loud", CORS_ORIGINS: "*" });
+    assert.fail("expected a ConfigError");
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    assert.equal(err.name, "ConfigError");
+    const names = err.problems.map((p) => p.split(":")[0]).sort();
+    assert.deepEqual(names, ["CORS_ORIGINS.0", "LOG_LEVEL", "PORT"]);
+    assert.match(err.message, /^Invalid configuration:\n {2}- /);
+    for (const p of err.problems) assert.ok(err.message.includes(`  - ${p}`));
+  }
+});
+
+Deno.test("loadConfig: every problem is reported at once, the secret rule included", () => {
+  const found = problems({ PORT: "99999", LOG_LEVEL: "loud" });
+  assert.equal(found.length, 3, found.join("\n"));
+  assert.ok(found.some((p) => p.startsWith("PORT:")));
+  assert.ok(found.some((p) => p.startsWith("LOG_LEVEL:")));
+  assert.ok(found.some((p) => p.startsWith("JWT_SECRET: required")));
+});

@@ -1,0 +1,157 @@
+import assert from "node:assert/strict";
+import type { Role } from "../store/users.ts";
+import {
+  CLOSE_SLOW_CONSUMER,
+  Connection,
+  type Delivery,
+  HARD_BUFFER_LIMIT,
+  Hub,
+  SOFT_BUFFER_LIMIT,
+} from "./hub.ts";
+
+/** Just what the hub touches on a WebSocket. */
+class FakeSocket {
+  readyState: number = WebSocket.OPEN;
+  bufferedAmount = 0;
+  sent: string[] = [];
+  closed: { code?: number; reason?: string } | null = null;
+  throwOnClose = false;
+
+  send(frame: string): void {
+    if (this.readyState !== WebSocket.OPEN) throw new Error("send on a socket that is not open");
+    this.sent.push(frame);
+  }
+
+  close(code?: number, reason?: string): void {
+    if (this.throwOnClose) throw new Error("already closing");
+    this.closed = { code, reason };
+    this.readyState = WebSocket.CLOSING;
+  }
+}
+
+function connect(hub: Hub, id: string, userId: string, role: Role = "patient") {
+  const socket = new FakeSocket();
+  const conn = new Connection(id, userId, role, socket as unknown as WebSocket);
+  hub.add(conn);
+  return { conn, socket };
+}
+
+let nextId = 0;
+function delivery(to: Delivery["to"], extra: Partial<Delivery> = {}): Delivery {
+  return { id: `d${++nextId}`, event: "message:new", data: { n: nextId }, to, ...extra };
+}
+
+/** Four sockets: two for patient-1 (s1 in visit:v1, s2 not), doctor-1 (s3 in visit:v1), patient-2. */
+function setup() {
+  const hub = new Hub();
+  const s1 = connect(hub, "s1", "patient-1");
+  const s2 = connect(hub, "s2", "patient-1");
+  const s3 = connect(hub, "s3", "doctor-1", "doctor");
+  const s4 = connect(hub, "s4", "patient-2");
+  hub.join(s1.conn, "visit:v1");
+  hub.join(s3.conn, "visit:v1");
+  return { hub, s1, s2, s3, s4 };
+}
+
+const counts = (...sockets: { socket: FakeSocket }[]) => sockets.map((s) => s.socket.sent.length);
+
+Deno.test("Hub: delivers to a user's every socket, encoded as an event frame", () => {
+  const { hub, s1, s2, s3, s4 } = setup();
+  const d = delivery({ users: ["patient-1"] });
+  assert.equal(hub.deliver(d), 2);
+  assert.deepEqual(counts(s1, s2, s3, s4), [1, 1, 0, 0]);
+  assert.deepEqual(JSON.parse(s1.socket.sent[0]), { event: "message:new", data: d.data });
+  assert.equal(s2.socket.sent[0], s1.socket.sent[0]);
+});
+
+Deno.test("Hub: delivers to a room's subscribed sockets and to named sockets", () => {
+  const { hub, s1, s2, s3, s4 } = setup();
+  assert.equal(hub.deliver(delivery({ rooms: ["visit:v1"] })), 2);
+  assert.deepEqual(counts(s1, s2, s3, s4), [1, 0, 1, 0]);
+  assert.equal(hub.deliver(delivery({ sockets: ["s4", "no-such-socket"] })), 1);
+  assert.deepEqual(counts(s1, s2, s3, s4), [1, 0, 1, 1]);
+  assert.equal(hub.deliver(delivery({ rooms: ["visit:other"], users: ["nobody"] })), 0);
+  assert.equal(hub.deliver(delivery({})), 0);
+  assert.deepEqual(counts(s1, s2, s3, s4), [1, 0, 1, 1]);
+});
+
+Deno.test("Hub: a socket matching several targets gets the event once", () => {
+  const { hub, s1, s2, s3, s4 } = setup();
+  const sent = hub.deliver(delivery({
+    sockets: ["s1", "s3"],
+    users: ["patient-1", "doctor-1", "patient-1"],
+    rooms: ["visit:v1", "visit:v1"],
+  }));
+  assert.equal(sent, 3);
+  assert.deepEqual(counts(s1, s2, s3, s4), [1, 1, 1, 0]);
+  assert.equal(hub.deliver(delivery({ all: true, users: ["patient-1"], rooms: ["visit:v1"] })), 4);
+  assert.deepEqual(counts(s1, s2, s3, s4), [2, 2, 2, 1]);
+});
+
+Deno.test("Hub: exceptSocket skips one socket, exceptUser all of a user's sockets", () => {
+  const { hub, s1, s2, s3, s4 } = setup();
+  assert.equal(hub.deliver(delivery({ rooms: ["visit:v1"] }, { exceptSocket: "s1" })), 1);
+  assert.deepEqual(counts(s1, s2, s3, s4), [0, 0, 1, 0]);
+  assert.equal(hub.deliver(delivery({ all: true }, { exceptUser: "patient-1" })), 2);
+  assert.deepEqual(counts(s1, s2, s3, s4), [0, 0, 2, 1]);
+  assert.equal(
+    hub.deliver(delivery({ users: ["patient-1"] }, { exceptSocket: "s2", exceptUser: "doctor-1" })),
+    1,
+  );
+  assert.deepEqual(counts(s1, s2, s3, s4), [1, 0, 2, 1]);
+});
+
+Deno.test("Hub: leave and remove stop deliveries and keep the counts right", () => {
+  const { hub, s1, s2, s3, s4 } = setup();
+  assert.equal(hub.size, 4);
+  assert.equal(hub.userConnectionCount("patient-1"), 2);
+  hub.leave(s3.conn, "visit:v1");
+  assert.equal(s3.conn.rooms.has("visit:v1"), false);
+  assert.equal(hub.deliver(delivery({ rooms: ["visit:v1"] })), 1);
+  assert.deepEqual(counts(s1, s2, s3, s4), [1, 0, 0, 0]);
+
+  hub.remove(s1.conn);
+  assert.equal(hub.size, 3);
+  assert.equal(hub.userConnectionCount("patient-1"), 1);
+  assert.equal(s1.conn.rooms.size, 0);
+  assert.equal(hub.deliver(delivery({ rooms: ["visit:v1"], sockets: ["s1"] })), 0);
+  assert.equal(hub.deliver(delivery({ users: ["patient-1"] })), 1);
+  assert.deepEqual(counts(s1, s2, s3, s4), [1, 1, 0, 0]);
+
+  hub.remove(s2.conn);
+  assert.equal(hub.userConnectionCount("patient-1"), 0);
+  assert.equal(hub.userConnectionCount("nobody"), 0);
+});
+
+Deno.test("Hub: closed sockets are skipped and not counted", () => {
+  const { hub, s1, s2 } = setup();
+  s1.socket.readyState = WebSocket.CLOSED;
+  assert.equal(hub.deliver(delivery({ users: ["patient-1"] })), 1);
+  assert.deepEqual(counts(s1, s2), [0, 1]);
+});
+
+Deno.test("Hub: slow consumers lose ephemeral events, then get closed", () => {
+  const { hub, s1, s2 } = setup();
+  s1.socket.bufferedAmount = SOFT_BUFFER_LIMIT + 1;
+  assert.equal(hub.deliver(delivery({ users: ["patient-1"] }, { ephemeral: true })), 1);
+  assert.deepEqual(counts(s1, s2), [0, 1]);
+  assert.equal(hub.deliver(delivery({ users: ["patient-1"] })), 2);
+  assert.deepEqual(counts(s1, s2), [1, 2]);
+  assert.equal(s1.socket.closed, null);
+
+  s1.socket.bufferedAmount = HARD_BUFFER_LIMIT + 1;
+  assert.equal(hub.deliver(delivery({ users: ["patient-1"] })), 1);
+  assert.deepEqual(counts(s1, s2), [1, 3]);
+  assert.deepEqual(s1.socket.closed, { code: CLOSE_SLOW_CONSUMER, reason: "Slow consumer" });
+  assert.equal(CLOSE_SLOW_CONSUMER, 4002);
+});
+
+Deno.test("Hub: closeAll closes every socket, even if one throws", () => {
+  const { hub, s1, s2, s3, s4 } = setup();
+  s2.socket.throwOnClose = true;
+  hub.closeAll(1001, "Server shutting down");
+  for (const s of [s1, s3, s4]) {
+    assert.deepEqual(s.socket.closed, { code: 1001, reason: "Server shutting down" });
+  }
+  assert.equal(s2.socket.closed, null);
+});
