@@ -1,0 +1,286 @@
+/**
+ * @module
+ * A dependency-free browser client for the native protocol of GET /ws (JSON
+ * text frames). It owns one socket at a time: authenticates with the first
+ * frame, correlates acks, reconnects with backoff and, after a reconnect,
+ * re-joins every joined room with `since` = the highest seq seen so nothing
+ * is missed. It never touches the DOM.
+ *
+ * Local events besides the server's: `status` ("connecting" | "open" |
+ * "reconnecting" | "unauthorized" | "closed"), `disconnect` ({code, reason}),
+ * `room:resumed` (the ack of an automatic re-join) and `frame` ({dir, frame}:
+ * every frame in or out, auth tokens redacted, for debugging).
+ *
+ * @example
+ * const client = connect("/ws", { token });
+ * client.on("message:new", (m) => console.log(m.message));
+ * const ack = await client.request("room:join", { roomId: "visit:visit-123" });
+ */
+
+/** @typedef {{success: boolean, error?: string, code?: string, [key: string]: unknown}} AckData */
+/** @typedef {(data: any) => void} Listener */
+/** @typedef {{event: string, data: unknown, id?: number}} OutFrame */
+/**
+ * @typedef {object} ConnectOptions
+ * @property {string} token JWT from POST /api/v1/auth/login.
+ * @property {number} [minDelayMs] First reconnect delay (default 500).
+ * @property {number} [maxDelayMs] Longest reconnect delay (default 15000).
+ * @property {number} [queueLimit] Requests held while disconnected (default 100).
+ */
+
+/** Close codes after which reconnecting with the same token cannot succeed. */
+const TERMINAL = new Set([4401]);
+const RESUME_ROUNDS = 10;
+
+/** A request left without an ack; `code` is TIMEOUT, DISCONNECTED, CLOSED or QUEUE_FULL. */
+export class ClientError extends Error {
+  /** @param {string} code @param {string} message */
+  constructor(code, message) {
+    super(message);
+    this.name = "ClientError";
+    this.code = code;
+  }
+}
+
+/**
+ * Opens a client; it connects at once and keeps reconnecting until `close()`.
+ * @param {string} url ws(s):// URL, or an http(s) or relative URL of the endpoint.
+ * @param {ConnectOptions} options
+ * @returns {RealtimeClient}
+ */
+export function connect(url, options) {
+  return new RealtimeClient(url, options);
+}
+
+export class RealtimeClient {
+  /** @type {WebSocket | null} */ #ws = null;
+  #url;
+  #token;
+  #opts;
+  #nextId = 1;
+  #attempt = 0;
+  #ready = false;
+  #stopped = false;
+  /** Refused token: waiting for refreshToken() instead of reconnecting. */
+  #halted = false;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */ #retryTimer;
+  /** @type {Map<number, {resolve: (d: AckData) => void, reject: (e: Error) => void, event: string, timer: ReturnType<typeof setTimeout>}>} */
+  #pending = new Map();
+  /** @type {OutFrame[]} requests waiting for an authenticated socket */ #queue = [];
+  /** @type {Map<string, Set<Listener>>} */ #listeners = new Map();
+  /** @type {Set<string>} */ #joined = new Set();
+  /** @type {Map<string, number>} highest message seq seen per room */ #seqs = new Map();
+
+  /** @param {string} url @param {ConnectOptions} options */
+  constructor(url, options) {
+    const u = new URL(url, globalThis.location?.href);
+    u.protocol = u.protocol.replace(/^http/, "ws"); // http: -> ws:, https: -> wss:
+    this.#url = u.href;
+    this.#token = options.token;
+    this.#opts = { minDelayMs: 500, maxDelayMs: 15_000, queueLimit: 100, ...options };
+    // Next microtask: listeners added right after connect() still see the first status.
+    queueMicrotask(() => this.#open());
+  }
+
+  /** Whether the socket is open and authenticated. */
+  get connected() {
+    return this.#ready;
+  }
+
+  /**
+   * Sends an event with an id; resolves with the ack's data (`success: false` on a refusal).
+   * While disconnected the frame waits (up to `timeoutMs`) for an authenticated socket;
+   * one already sent when the socket drops rejects with DISCONNECTED.
+   * @param {string} event
+   * @param {unknown} [data]
+   * @param {{timeoutMs?: number}} [options]
+   * @returns {Promise<AckData>}
+   */
+  request(event, data = {}, { timeoutMs = 10_000 } = {}) {
+    if (this.#stopped) return Promise.reject(new ClientError("CLOSED", "The client is closed"));
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        // Never send a request its caller already gave up on.
+        this.#queue = this.#queue.filter((q) => q.id !== id);
+        reject(new ClientError("TIMEOUT", `No ack for "${event}" within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#pending.set(id, { resolve, reject, event, timer });
+      if (this.#ready) this.#write({ event, data, id });
+      else if (this.#queue.length < this.#opts.queueLimit) this.#queue.push({ event, data, id });
+      else this.#settle(id, new ClientError("QUEUE_FULL", "Too many requests while disconnected"));
+    });
+  }
+
+  /**
+   * Sends an event without an ack; dropped (false) while not connected: typing and
+   * other fire-and-forget events are stale by the time a socket is back.
+   * @param {string} event
+   * @param {unknown} [data]
+   */
+  emit(event, data = {}) {
+    if (this.#ready) this.#write({ event, data });
+    return this.#ready;
+  }
+
+  /** @param {string} event @param {Listener} fn @returns {() => void} removes it again */
+  on(event, fn) {
+    let set = this.#listeners.get(event);
+    if (!set) this.#listeners.set(event, set = new Set());
+    set.add(fn);
+    return () => this.off(event, fn);
+  }
+
+  /** @param {string} event @param {Listener} fn */
+  off(event, fn) {
+    this.#listeners.get(event)?.delete(fn);
+  }
+
+  /**
+   * Replaces the token: `auth:refresh` on a live connection; otherwise it is used
+   * for the next authentication (and restarts a client stopped by a refused token).
+   * @param {string} token
+   * @returns {Promise<AckData>}
+   */
+  refreshToken(token) {
+    this.#token = token;
+    if (this.#ready) return this.request("auth:refresh", { token });
+    if (this.#halted && !this.#stopped) this.#open();
+    return Promise.resolve({ success: true, deferred: true });
+  }
+
+  /** Closes for good: no reconnect; pending requests reject with CLOSED. */
+  close() {
+    this.#stopped = true;
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = undefined;
+    this.#ws?.close(1000, "Client closed");
+    this.#teardown("CLOSED");
+    this.#fire("status", "closed");
+  }
+
+  #open() {
+    this.#retryTimer = undefined;
+    this.#halted = false;
+    if (this.#stopped) return;
+    if (this.#attempt === 0) this.#fire("status", "connecting"); // a retry said "reconnecting"
+    const ws = new WebSocket(this.#url);
+    this.#ws = ws;
+    ws.onopen = () => this.#write({ event: "auth", data: { token: this.#token } });
+    ws.onmessage = (e) => this.#onFrame(e.data);
+    ws.onclose = (e) => {
+      if (this.#ws !== ws) return;
+      this.#ws = null;
+      this.#teardown("DISCONNECTED");
+      this.#fire("disconnect", { code: e.code, reason: e.reason });
+      if (this.#stopped) return;
+      if (TERMINAL.has(e.code)) {
+        this.#halted = true;
+        return this.#fire("status", "unauthorized");
+      }
+      this.#fire("status", "reconnecting");
+      const base = Math.min(this.#opts.maxDelayMs, this.#opts.minDelayMs * 2 ** this.#attempt++);
+      // Jitter spreads the reconnects of many clients after a server restart.
+      this.#retryTimer = setTimeout(() => this.#open(), base / 2 + Math.random() * base / 2);
+    };
+  }
+
+  /** @param {unknown} text */
+  #onFrame(text) {
+    const frame = JSON.parse(String(text)); // the server writes JSON only
+    this.#fire("frame", { dir: "in", frame });
+    if (typeof frame.ack === "number") return this.#settle(frame.ack, frame.data);
+    const { event, data } = frame;
+    if (event === "connected") this.#onConnected();
+    if (event === "message:new" || event === "message:sent") this.#track(data);
+    this.#fire(event, data);
+  }
+
+  async #onConnected() {
+    this.#ready = true;
+    this.#attempt = 0;
+    // Re-joins go before queued frames so a resumed room is subscribed first.
+    const rooms = [...this.#joined];
+    const queued = this.#queue.splice(0);
+    const resumes = rooms.map((roomId) => this.#resume(roomId));
+    for (const frame of queued) this.#write(frame);
+    this.#fire("status", "open");
+    await Promise.allSettled(resumes);
+  }
+
+  /** @param {string} roomId */
+  async #resume(roomId) {
+    for (let round = 0; round < RESUME_ROUNDS; round++) {
+      const since = this.#seqs.get(roomId) ?? 0;
+      let ack;
+      try {
+        ack = await this.request("room:join", { roomId, since });
+      } catch {
+        return; // The socket dropped again: the next connection resumes this room.
+      }
+      // A refusal (access revoked, say) is final: stop re-joining the room.
+      if (!ack.success) this.#joined.delete(roomId);
+      // A cursor the server does not know (its store was reset): count again from its history.
+      if (ack.recovered === false) this.#seqs.delete(roomId);
+      this.#fire("room:resumed", { ...ack, roomId });
+      if (!ack.success || !ack.hasMore) return;
+    }
+  }
+
+  /** @param {number} id @param {AckData | Error} data */
+  #settle(id, data) {
+    const p = this.#pending.get(id);
+    if (!p) return;
+    this.#pending.delete(id);
+    clearTimeout(p.timer);
+    if (data instanceof Error) return p.reject(data);
+    if (data?.success) {
+      this.#track(data.message);
+      for (const m of Array.isArray(data.messages) ? data.messages : []) this.#track(m);
+      if (p.event === "room:join") this.#joined.add(String(data.roomId));
+      if (p.event === "room:leave") this.#joined.delete(String(data.roomId));
+    }
+    p.resolve(data);
+  }
+
+  /** @param {any} message */
+  #track(message) {
+    if (!message || typeof message.roomId !== "string" || typeof message.seq !== "number") return;
+    const seen = this.#seqs.get(message.roomId) ?? 0;
+    if (message.seq > seen) this.#seqs.set(message.roomId, message.seq);
+  }
+
+  /** @param {OutFrame} frame */
+  #write(frame) {
+    if (this.#ws?.readyState !== WebSocket.OPEN) return;
+    this.#ws.send(JSON.stringify(frame));
+    const secret = frame.event === "auth" || frame.event === "auth:refresh";
+    this.#fire("frame", { dir: "out", frame: secret ? { ...frame, data: "[redacted]" } : frame });
+  }
+
+  /**
+   * Rejects requests whose ack can no longer come; queued ones survive a disconnect.
+   * @param {"DISCONNECTED" | "CLOSED"} code
+   */
+  #teardown(code) {
+    this.#ready = false;
+    const queued = new Set(code === "CLOSED" ? [] : this.#queue.map((f) => f.id));
+    if (code === "CLOSED") this.#queue.length = 0;
+    for (const id of [...this.#pending.keys()]) {
+      if (queued.has(id)) continue;
+      this.#settle(id, new ClientError(code, "The connection closed before the ack"));
+    }
+  }
+
+  /** @param {string} event @param {unknown} data */
+  #fire(event, data) {
+    for (const fn of [...(this.#listeners.get(event) ?? [])]) {
+      try {
+        fn(data);
+      } catch (err) {
+        console.error(`listener for "${event}" failed`, err);
+      }
+    }
+  }
+}
