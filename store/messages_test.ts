@@ -8,18 +8,10 @@ import {
   type Message,
   type NewMessage,
 } from "./messages.ts";
+import { withKv } from "./testing.ts";
 
 const NOW = new Date("2026-01-01T00:00:00.000Z");
 const ROOM = "visit:visit-123";
-
-async function withKv(fn: (kv: Deno.Kv) => Promise<void>): Promise<void> {
-  const kv = await Deno.openKv(":memory:");
-  try {
-    await fn(kv);
-  } finally {
-    kv.close();
-  }
-}
 
 function draft(text: string, extra: Partial<NewMessage> = {}): NewMessage {
   return { roomId: ROOM, senderId: "patient-1", message: text, ...extra };

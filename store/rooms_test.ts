@@ -1,14 +1,6 @@
 import assert from "node:assert/strict";
 import { addParticipant, listParticipants, type Participant, removeParticipant } from "./rooms.ts";
-
-async function withKv(fn: (kv: Deno.Kv) => Promise<void>): Promise<void> {
-  const kv = await Deno.openKv(":memory:");
-  try {
-    await fn(kv);
-  } finally {
-    kv.close();
-  }
-}
+import { withKv } from "./testing.ts";
 
 const ROOM = "visit:visit-123";
 const pat: Participant = { userId: "patient-1", role: "patient", joinedAt: "2026-01-01T00:00:00Z" };

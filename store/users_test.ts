@@ -11,17 +11,9 @@ import {
   toPublic,
   type User,
 } from "./users.ts";
+import { withKv } from "./testing.ts";
 
 const NOW = new Date("2026-01-01T00:00:00.000Z");
-
-async function withKv(fn: (kv: Deno.Kv) => Promise<void>): Promise<void> {
-  const kv = await Deno.openKv(":memory:");
-  try {
-    await fn(kv);
-  } finally {
-    kv.close();
-  }
-}
 
 const alice: NewUser = {
   id: "alice",

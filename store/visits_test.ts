@@ -9,15 +9,7 @@ import {
   type Visit,
   visitParticipants,
 } from "./visits.ts";
-
-async function withKv(fn: (kv: Deno.Kv) => Promise<void>): Promise<void> {
-  const kv = await Deno.openKv(":memory:");
-  try {
-    await fn(kv);
-  } finally {
-    kv.close();
-  }
-}
+import { withKv } from "./testing.ts";
 
 function visit(id: string, patientId: string, clinicianIds: string[]): Visit {
   return {

@@ -214,3 +214,18 @@ Deno.test({
     await srv.close();
   }
 });
+
+Deno.test("without DEMO_DATA no demo accounts or visit exist", async () => {
+  const srv = await startServer({ seed: false });
+  try {
+    const res = await post(srv, "/api/v1/auth/login", {
+      email: "patient@example.com",
+      password: "password123",
+    });
+    assert.equal(res.status, 401);
+    await res.body?.cancel();
+    assert.equal((await srv.kv.get(["visits", "visit-123"])).value, null);
+  } finally {
+    await srv.close();
+  }
+});
