@@ -49,7 +49,7 @@ export interface EventDef<S extends z.ZodType = z.ZodType> {
   ack: boolean;
   /** Rate-limit class: "message" sends share a tighter bucket than everything else. */
   limit?: "message" | "default";
-  handler(ctx: HandlerContext, input: z.output<S>): Promise<Reply | void>;
+  handler(ctx: HandlerContext, input: z.output<S>): Promise<Reply | void> | Reply | void;
 }
 
 export type EventTable = Record<string, EventDef>;

@@ -6,6 +6,7 @@
  */
 
 import type { Context, MiddlewareHandler } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { AppError, type ErrorCode } from "../lib/errors.ts";
 import type { Logger } from "../lib/log.ts";
 import type { TokenService } from "../lib/tokens.ts";
@@ -28,7 +29,7 @@ export function clientIp(c: Context<AppEnv>): string {
   return addr && "hostname" in addr ? addr.hostname : "unknown";
 }
 
-const STATUS: Record<ErrorCode, number> = {
+const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   UNAUTHENTICATED: 401,
   TOKEN_EXPIRED: 401,
   FORBIDDEN: 403,
@@ -47,8 +48,7 @@ export function errorResponse(c: Context, err: unknown, log: Logger): Response {
   if (err instanceof AppError) {
     const body: Record<string, unknown> = { error: err.message, code: err.code };
     if (err.issues) body.issues = err.issues;
-    // deno-lint-ignore no-explicit-any
-    return c.json(body, STATUS[err.code] as any);
+    return c.json(body, STATUS[err.code]);
   }
   log.error("http.failed", { path: c.req.path, error: err instanceof Error ? err : String(err) });
   return c.json({ error: "Internal error", code: "INTERNAL" }, 500);

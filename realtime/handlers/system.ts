@@ -12,8 +12,7 @@ export const systemEvents = {
   "ping": defineEvent({
     ack: true,
     schema: z.object({}),
-    // deno-lint-ignore require-await
-    async handler(ctx) {
+    handler(ctx) {
       return { time: new Date(ctx.services.clock.now()).toISOString() };
     },
   }),

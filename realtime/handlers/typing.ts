@@ -18,8 +18,7 @@ function relay(event: "typing:start" | "typing:stop"): EventDef<typeof schema> {
   return defineEvent({
     ack: false,
     schema,
-    // deno-lint-ignore require-await
-    async handler(ctx: HandlerContext, input) {
+    handler(ctx: HandlerContext, input) {
       const room = requireRoom(input.roomId);
       if (!ctx.rooms.has(room.id)) throw forbidden(`Join room "${room.id}" before typing in it`);
       ctx.services.emitter.emitToRoom(room.id, event, {
