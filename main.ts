@@ -18,14 +18,20 @@ import { ulidFactory } from "./lib/ulid.ts";
 import { type Bus, ChannelBus } from "./realtime/bus.ts";
 import { createEmitter, type Emitter } from "./realtime/emit.ts";
 import { mergeTables } from "./realtime/events.ts";
+import { installRealtimeApi, type RealtimeApi } from "./realtime/api.ts";
 import { messageEvents } from "./realtime/handlers/messages.ts";
+import { notificationEvents } from "./realtime/handlers/notifications.ts";
+import { presenceEvents } from "./realtime/handlers/presence.ts";
 import { roomEvents } from "./realtime/handlers/rooms.ts";
 import { systemEvents } from "./realtime/handlers/system.ts";
 import { typingEvents } from "./realtime/handlers/typing.ts";
 import { Hub } from "./realtime/hub.ts";
+import { createNotifier } from "./realtime/notify.ts";
+import { PresenceService } from "./realtime/presence.ts";
 import { authRoutes } from "./routes/auth.ts";
 import { type AppEnv, errorResponse } from "./routes/context.ts";
 import { healthRoutes } from "./routes/health.ts";
+import { serviceRoutes } from "./routes/realtime.ts";
 import { staticRoutes } from "./routes/static.ts";
 import { visitRoutes } from "./routes/visits.ts";
 import { wsRoutes } from "./routes/ws.ts";
@@ -34,7 +40,14 @@ import { openKv } from "./store/open.ts";
 import { demoJwtSecret } from "./store/settings.ts";
 
 /** Every realtime event, from every domain table; a duplicate name fails here, at start-up. */
-export const events = mergeTables(systemEvents, roomEvents, messageEvents, typingEvents);
+export const events = mergeTables(
+  systemEvents,
+  roomEvents,
+  messageEvents,
+  typingEvents,
+  presenceEvents,
+  notificationEvents,
+);
 
 export interface AppDeps {
   kv: Deno.Kv;
@@ -49,8 +62,14 @@ export interface App {
   fetch: (req: Request, info?: Deno.ServeHandlerInfo) => Response | Promise<Response>;
   hub: Hub;
   emitter: Emitter;
-  /** Closes every socket with 1001 and stops the bus; the caller closes KV. */
-  shutdown(): void;
+  presence: PresenceService;
+  /** emitToUser / emitToRoom / broadcast / notifyUser for routes, jobs and tests. */
+  realtime: RealtimeApi;
+  /**
+   * Stops timers, closes every socket with 1001 and stops the bus; resolves
+   * when in-flight presence writes are done. The caller closes KV after.
+   */
+  shutdown(): Promise<void>;
 }
 
 /** Builds the application around injected dependencies. Serves nothing by itself. */
@@ -73,7 +92,22 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const hub = new Hub();
   const bus = (deps.bus ?? ((deliver) => new ChannelBus(deliver)))((d) => hub.deliver(d));
   const emitter = createEmitter(bus, newId);
-  const services = { kv, clock, log, emitter, newId };
+  const presence = new PresenceService({
+    kv,
+    clock,
+    log,
+    emitter,
+    ttlMs: config.presenceTtlS * 1000,
+    connections: () => hub.connections(),
+  });
+  const notifyUser = createNotifier({ kv, clock, emitter, newId });
+  const services = { kv, clock, log, emitter, newId, presence, notifyUser };
+  const realtime: RealtimeApi = {
+    emitToUser: emitter.emitToUser,
+    emitToRoom: emitter.emitToRoom,
+    broadcast: emitter.broadcast,
+    notifyUser,
+  };
   const isolateId = newId();
 
   const app = new Hono<AppEnv>();
@@ -99,6 +133,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   );
   app.route("/api/v1/auth", authRoutes({ kv, tokens, clock, log }));
   app.route("/api/v1/visits", visitRoutes({ kv, tokens, clock, newId }));
+  app.route("/api/v1", serviceRoutes({ kv, tokens, realtime }));
   app.route(
     "/health",
     healthRoutes({
@@ -115,6 +150,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     wsRoutes({
       session: {
         services,
+        lifecycle: presence,
         hub,
         events,
         tokens,
@@ -128,12 +164,19 @@ export async function createApp(deps: AppDeps): Promise<App> {
   );
   app.route("/", staticRoutes());
 
+  presence.start();
+  const uninstall = installRealtimeApi(realtime);
   return {
     fetch: (req, info) => app.fetch(req, { remoteAddr: info?.remoteAddr }),
     hub,
     emitter,
-    shutdown() {
+    presence,
+    realtime,
+    async shutdown() {
+      uninstall();
+      const stopped = presence.stop();
       hub.closeAll(1001, "Server shutting down");
+      await stopped;
       bus.close();
     },
   };
@@ -168,8 +211,7 @@ export async function serve(config: Config): Promise<void> {
   }, app.fetch);
   const stop = () => {
     log.info("server.stopping", {});
-    app.shutdown();
-    ac.abort();
+    app.shutdown().finally(() => ac.abort());
   };
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);

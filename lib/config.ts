@@ -57,6 +57,7 @@ const schema = z.object({
   MAX_FRAME_BYTES: intIn(1024, 1024 * 1024).default(64 * 1024),
   AUTH_TIMEOUT_MS: intIn(100, 60_000).default(10_000),
   WS_IDLE_TIMEOUT_S: intIn(5, 600).default(30),
+  PRESENCE_TTL_S: intIn(5, 600).default(45),
 });
 
 /** The secret rule spans two variables; checked beside the schema so every problem shows at once. */
@@ -92,6 +93,8 @@ export interface Config {
   maxFrameBytes: number;
   authTimeoutMs: number;
   wsIdleTimeoutS: number;
+  /** How long a connection's presence entry lives without a heartbeat. */
+  presenceTtlS: number;
 }
 
 export class ConfigError extends Error {
@@ -136,5 +139,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maxFrameBytes: v.MAX_FRAME_BYTES,
     authTimeoutMs: v.AUTH_TIMEOUT_MS,
     wsIdleTimeoutS: v.WS_IDLE_TIMEOUT_S,
+    presenceTtlS: v.PRESENCE_TTL_S,
   };
 }

@@ -39,6 +39,7 @@ Deno.test("loadConfig: defaults when only JWT_SECRET is set", () => {
       maxFrameBytes: 64 * 1024,
       authTimeoutMs: 10_000,
       wsIdleTimeoutS: 30,
+      presenceTtlS: 45,
     } satisfies Config,
   );
 });
@@ -58,6 +59,7 @@ Deno.test("loadConfig: every variable is read", () => {
     MAX_FRAME_BYTES: "1024",
     AUTH_TIMEOUT_MS: "100",
     WS_IDLE_TIMEOUT_S: "600",
+    PRESENCE_TTL_S: "10",
     UNRELATED: "ignored",
   });
   assert.deepEqual(config, {
@@ -74,6 +76,7 @@ Deno.test("loadConfig: every variable is read", () => {
     maxFrameBytes: 1024,
     authTimeoutMs: 100,
     wsIdleTimeoutS: 600,
+    presenceTtlS: 10,
   });
 });
 

@@ -10,7 +10,7 @@
 
 import { AppError, forbidden, invalid, ROOM_ACCESS_DENIED } from "../lib/errors.ts";
 import { getUser, isStaff, type Role } from "../store/users.ts";
-import { getVisit, isVisitParticipant, shareVisit, type Visit } from "../store/visits.ts";
+import { careTeam, getVisit, isVisitParticipant, shareVisit, type Visit } from "../store/visits.ts";
 import { isId } from "../store/ids.ts";
 
 export type RoomRef =
@@ -127,4 +127,24 @@ export async function assertMayChat(kv: Deno.Kv, actor: Actor, otherId: string):
   if (!patientInvolved) return;
   if (actor.role === "patient" && other.role === "patient") throw forbidden();
   if (!await shareVisit(kv, actor.userId, otherId)) throw forbidden();
+}
+
+/**
+ * Presence privacy: staff and services see everyone; a patient sees
+ * themselves and the clinicians they share a visit with. Throws FORBIDDEN
+ * naming the refused ids (by position, not by anything learned about them).
+ */
+export async function assertMaySeePresence(
+  kv: Deno.Kv,
+  actor: Actor,
+  userIds: string[],
+): Promise<void> {
+  if (isStaff(actor.role) || actor.role === "service") return;
+  const visible = actor.role === "patient" ? await careTeam(kv, actor.userId) : new Set<string>();
+  visible.add(actor.userId);
+  const refused = userIds.flatMap((id, i) => (visible.has(id) ? [] : [i]));
+  if (refused.length === 0) return;
+  throw new AppError("FORBIDDEN", "Presence access denied", {
+    issues: refused.map((i) => ({ path: `userIds.${i}`, message: "not visible to you" })),
+  });
 }

@@ -14,14 +14,18 @@ import type { Clock } from "../lib/clock.ts";
 import type { Logger } from "../lib/log.ts";
 import type { Role } from "../store/users.ts";
 import type { Emitter } from "./emit.ts";
+import type { NotifyUser } from "./notify.ts";
+import type { PresenceService } from "./presence.ts";
 
-/** What every handler may use: storage, time, ids, logging and the emit API. */
+/** What every handler may use: storage, time, ids, logging, the emit API and presence. */
 export interface Services {
   kv: Deno.Kv;
   clock: Clock;
   log: Logger;
   emitter: Emitter;
   newId: () => string;
+  presence: PresenceService;
+  notifyUser: NotifyUser;
 }
 
 /** The calling socket's room subscriptions; handlers change them only through this. */

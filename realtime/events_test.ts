@@ -10,6 +10,7 @@ import {
   type EventTable,
   type HandlerContext,
   mergeTables,
+  type Services,
 } from "./events.ts";
 
 /** A context for handlers that use none of its services (the tests below never reach KV). */
@@ -25,6 +26,8 @@ function context(): HandlerContext {
       log: memoryLogger(),
       emitter: { emit() {}, emitToUser() {}, emitToRoom() {}, broadcast() {} },
       newId: () => "id",
+      presence: undefined as unknown as Services["presence"],
+      notifyUser: () => Promise.reject(new Error("not used here")),
     },
     rooms: {
       has: (r) => joined.has(r),

@@ -99,6 +99,11 @@ export class Hub {
     removeFrom(this.#byRoom, roomId, conn);
   }
 
+  /** Every live connection of this isolate. */
+  connections(): Iterable<ConnectionInfo> {
+    return this.#byId.values();
+  }
+
   /** How many of this isolate's sockets belong to the user. */
   userConnectionCount(userId: string): number {
     return this.#byUser.get(userId)?.size ?? 0;

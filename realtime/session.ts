@@ -47,8 +47,15 @@ const MAX_LIMITED = 50;
 /** Frames waiting for their turn on one socket; more is abuse, not a burst. */
 const MAX_QUEUED = 64;
 
+/** What must happen when a socket becomes (or stops being) an authenticated connection. */
+export interface Lifecycle {
+  connected(conn: Connection): Promise<void>;
+  disconnected(conn: Connection): void;
+}
+
 export interface SessionDeps {
   services: Services;
+  lifecycle?: Lifecycle;
   hub: Hub;
   events: EventMap;
   tokens: TokenService;
@@ -146,6 +153,7 @@ export class Session {
     const { hub, services } = this.#deps;
     if (!this.#conn) return;
     hub.remove(this.#conn);
+    this.#deps.lifecycle?.disconnected(this.#conn);
     services.log.info("ws.closed", {
       socketId: this.id,
       userId: this.#conn.userId,
@@ -223,6 +231,12 @@ export class Session {
     this.#conn = new Connection(this.id, stored.id, stored.role, this.#socket);
     hub.add(this.#conn);
     this.#setExpiry(user.exp);
+    try {
+      await this.#deps.lifecycle?.connected(this.#conn);
+    } catch (err) {
+      // Presence is best effort: a KV hiccup must not refuse the connection.
+      services.log.error("ws.connect_hook_failed", { socketId: this.id, error: describe(err) });
+    }
     this.#send(
       encodeEvent("connected", { socketId: this.id, userId: stored.id, role: stored.role }),
     );

@@ -14,6 +14,7 @@
  */
 
 import { AppError } from "../lib/errors.ts";
+import { backoff, oneAtATime } from "./serial.ts";
 
 export interface Attachment {
   url: string;
@@ -48,31 +49,6 @@ export type NewMessage = Omit<Message, "seq" | "status" | "id" | "timestamp">;
 const MAX_ATTEMPTS = 40;
 
 /**
- * Appends to one room from this isolate run one at a time: concurrent ones
- * would only race for the same head and burn retries. Other isolates can
- * still race; the versionstamp check settles that and the loser retries.
- */
-const roomTails = new WeakMap<Deno.Kv, Map<string, Promise<unknown>>>();
-
-function oneAtATime<T>(kv: Deno.Kv, roomId: string, work: () => Promise<T>): Promise<T> {
-  let tails = roomTails.get(kv);
-  if (!tails) roomTails.set(kv, tails = new Map());
-  const run = (tails.get(roomId) ?? Promise.resolve()).then(work, work);
-  const tail = run.then(() => {}, () => {});
-  tails.set(roomId, tail);
-  tail.then(() => {
-    if (tails.get(roomId) === tail) tails.delete(roomId);
-  });
-  return run;
-}
-
-/** A short random pause after a lost race, growing with the attempt, so racers spread out. */
-function backoff(attempt: number): Promise<void> {
-  const ms = Math.random() * Math.min(50, 2 ** attempt);
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/**
  * Stores a message with the room's next seq. With a `clientMessageId` already
  * used by the same sender in the same room, returns the stored message and
  * `created: false` instead of storing it twice.
@@ -82,7 +58,8 @@ export function appendMessage(
   input: NewMessage,
   opts: { id: string; now: Date },
 ): Promise<{ message: Message; created: boolean }> {
-  return oneAtATime(kv, input.roomId, () => commitMessage(kv, input, opts));
+  // Appends to one room from this isolate would only race each other for the head.
+  return oneAtATime(kv, `room:${input.roomId}`, () => commitMessage(kv, input, opts));
 }
 
 async function commitMessage(

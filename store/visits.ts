@@ -73,3 +73,14 @@ export async function shareVisit(kv: Deno.Kv, a: string, b: string): Promise<boo
   }
   return batch.length > 0 && await anyShared();
 }
+
+/** Every clinician on any of the patient's visits (ten visits per read). */
+export async function careTeam(kv: Deno.Kv, patientId: string): Promise<Set<string>> {
+  const team = new Set<string>();
+  const ids = await listVisitIds(kv, patientId);
+  for (let i = 0; i < ids.length; i += 10) {
+    const visits = await kv.getMany<Visit[]>(ids.slice(i, i + 10).map((id) => ["visits", id]));
+    for (const v of visits) for (const c of v.value?.clinicianIds ?? []) team.add(c);
+  }
+  return team;
+}

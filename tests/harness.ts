@@ -11,6 +11,7 @@ import { loadConfig } from "../lib/config.ts";
 import { memoryLogger } from "../lib/log.ts";
 import { LocalBus } from "../realtime/bus.ts";
 import { seedDemoData } from "../store/demo.ts";
+import type { Clock } from "../lib/clock.ts";
 
 export const TEST_SECRET = "test-secret-test-secret-test-secret-0123456789";
 export const ALLOWED_ORIGIN = "http://allowed.test";
@@ -30,7 +31,7 @@ export interface TestServer {
 
 /** Starts the app on a free port. `env` overrides the test configuration. */
 export async function startServer(
-  opts: { env?: Record<string, string>; kvPath?: string; seed?: boolean } = {},
+  opts: { env?: Record<string, string>; kvPath?: string; seed?: boolean; clock?: Clock } = {},
 ): Promise<TestServer> {
   const kv = await Deno.openKv(opts.kvPath ?? ":memory:");
   const config = loadConfig({
@@ -41,7 +42,13 @@ export async function startServer(
   });
   if (opts.seed !== false) await seedDemoData(kv, new Date());
   const log = memoryLogger();
-  const app = await createApp({ kv, config, log, bus: (sink) => new LocalBus(sink) });
+  const app = await createApp({
+    kv,
+    config,
+    log,
+    clock: opts.clock,
+    bus: (sink) => new LocalBus(sink),
+  });
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, app.fetch);
   const url = `http://127.0.0.1:${server.addr.port}`;
   const clients: WsClient[] = [];
@@ -72,7 +79,7 @@ export async function startServer(
       return client;
     },
     async close() {
-      app.shutdown();
+      await app.shutdown();
       await Promise.all(clients.map((c) => c.close()));
       await server.shutdown();
       kv.close();
@@ -98,6 +105,30 @@ export async function within<T>(promise: Promise<T>, ms: number, what: string): 
     return await Promise.race([promise, timeout]);
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * Resolves once `condition()` holds, checking after each turn of the event
+ * loop, for server-side state that has no event of its own (a socket's close
+ * being processed). Rejects after `ms`.
+ */
+export async function waitFor(condition: () => boolean, what: string, ms = 3000): Promise<void> {
+  let gaveUp = false;
+  try {
+    await within(
+      new Promise<void>((resolve) => {
+        const check = () => {
+          if (condition()) resolve();
+          else if (!gaveUp) setTimeout(check, 1);
+        };
+        check();
+      }),
+      ms,
+      what,
+    );
+  } finally {
+    gaveUp = true;
   }
 }
 

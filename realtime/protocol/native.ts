@@ -24,6 +24,11 @@ export type Decoded =
 
 const EVENT_NAME = /^[a-z][a-zA-Z]*(:[a-z][a-zA-Z]*){0,2}$/;
 
+/** Whether `name` is a well-formed event name ("message:send", "system:maintenance"). */
+export function isEventName(name: string): boolean {
+  return name.length <= 64 && EVENT_NAME.test(name);
+}
+
 function isAckId(v: unknown): v is number {
   return typeof v === "number" && Number.isSafeInteger(v) && v >= 0 && !Object.is(v, -0);
 }
@@ -48,7 +53,7 @@ export function decodeFrame(text: string): Decoded {
       ]),
     };
   }
-  if (typeof obj.event !== "string" || obj.event.length > 64 || !EVENT_NAME.test(obj.event)) {
+  if (typeof obj.event !== "string" || !isEventName(obj.event)) {
     return {
       ok: false,
       id,

@@ -1,0 +1,45 @@
+/**
+ * @module
+ * `notifyUser`: persists a notification (counted as unread in the same
+ * commit) and pushes `notification:new` to every connection of the user, in
+ * any isolate, and to sockets that joined `notifications:<userId>`.
+ */
+
+import type { Clock } from "../lib/clock.ts";
+import { createNotification, type Notification } from "../store/notifications.ts";
+import type { Emitter } from "./emit.ts";
+
+export interface NotifyInput {
+  title: string;
+  message: string;
+  type?: string;
+  data?: Record<string, unknown>;
+}
+
+export type NotifyUser = (userId: string, input: NotifyInput) => Promise<Notification>;
+
+/** The wire form of a notification: `{id, title, message, type?, data?, createdAt, readAt?}`. */
+export function notificationView(n: Notification): Record<string, unknown> {
+  const { userId: _user, ...view } = n;
+  return view;
+}
+
+export function createNotifier(deps: {
+  kv: Deno.Kv;
+  clock: Clock;
+  emitter: Emitter;
+  newId: () => string;
+}): NotifyUser {
+  return async (userId, input) => {
+    const n = await createNotification(deps.kv, { userId, ...input }, {
+      id: `ntf_${deps.newId()}`,
+      now: new Date(deps.clock.now()),
+    });
+    deps.emitter.emit(
+      { users: [userId], rooms: [`notifications:${userId}`] },
+      "notification:new",
+      notificationView(n),
+    );
+    return n;
+  };
+}

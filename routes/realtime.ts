@@ -1,0 +1,92 @@
+/**
+ * @module
+ * HTTP for other services (admin or service tokens only):
+ * - POST /api/v1/realtime/emit `{target: {userId} | {roomId} | {all: true}, event, data?}`
+ * - POST /api/v1/notifications `{userId, title, message, type?, data?}`
+ *
+ * Events that clients rely on the server alone to send (connection and error
+ * frames) cannot be emitted this way, and a broadcast to everyone must be a
+ * `system:*` event.
+ */
+
+import { Hono, type MiddlewareHandler } from "hono";
+import { z } from "zod";
+import { AppError, forbidden, invalid, notFound } from "../lib/errors.ts";
+import type { TokenService } from "../lib/tokens.ts";
+import { idSchema } from "../store/ids.ts";
+import { getUser } from "../store/users.ts";
+import { parseRoomId } from "../realtime/access.ts";
+import type { RealtimeApi } from "../realtime/api.ts";
+import { zodIssues } from "../realtime/events.ts";
+import { notificationView } from "../realtime/notify.ts";
+import { jsonObject, text } from "../realtime/payload.ts";
+import { isEventName } from "../realtime/protocol/native.ts";
+import { type AppEnv, jsonBody, requireUser } from "./context.ts";
+
+/** Frames only the server's own protocol code may produce. */
+const RESERVED = new Set(["auth", "auth:refresh", "connected", "connect_error", "error"]);
+
+const emitSchema = z.object({
+  target: z.union([
+    z.object({ userId: idSchema }).strict(),
+    z.object({
+      roomId: text(200).refine((id) => parseRoomId(id) !== null, "unknown room id format"),
+    }).strict(),
+    z.object({ all: z.literal(true) }).strict(),
+  ], { message: "target must be {userId}, {roomId} or {all: true}" }),
+  event: z.string().refine(isEventName, "must be an event name such as system:maintenance")
+    .refine((e) => !RESERVED.has(e), "is reserved for the server's protocol"),
+  data: jsonObject(16 * 1024).default({}),
+}).refine((v) => !("all" in v.target) || v.event.startsWith("system:"), {
+  message: "a broadcast to everyone must be a system:* event",
+  path: ["event"],
+});
+
+const notificationSchema = z.object({
+  userId: idSchema,
+  title: text(200),
+  message: text(2000),
+  type: text(50).optional(),
+  data: jsonObject(8 * 1024).optional(),
+});
+
+export function serviceRoutes(deps: {
+  kv: Deno.Kv;
+  tokens: TokenService;
+  realtime: RealtimeApi;
+}): Hono<AppEnv> {
+  const { kv, tokens, realtime } = deps;
+  const app = new Hono<AppEnv>();
+  // Per route, not app.use("*"): mounted under /api/v1, a wildcard would guard login too.
+  const authenticated = requireUser(tokens, kv);
+  const serviceOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
+    const { role } = c.get("user");
+    if (role !== "admin" && role !== "service") {
+      throw forbidden("Only admin and service accounts may use this API");
+    }
+    await next();
+  };
+
+  app.post("/realtime/emit", authenticated, serviceOnly, async (c) => {
+    const parsed = emitSchema.safeParse(await jsonBody(c));
+    if (!parsed.success) throw invalid("Invalid emit request", zodIssues(parsed.error));
+    const { target, event, data } = parsed.data;
+    if ("userId" in target) realtime.emitToUser(target.userId, event, data);
+    else if ("roomId" in target) realtime.emitToRoom(target.roomId, event, data);
+    else realtime.broadcast(event, data);
+    return c.json({ success: true }, 202);
+  });
+
+  app.post("/notifications", authenticated, serviceOnly, async (c) => {
+    const parsed = notificationSchema.safeParse(await jsonBody(c));
+    if (!parsed.success) throw invalid("Invalid notification", zodIssues(parsed.error));
+    const { userId, ...input } = parsed.data;
+    const user = await getUser(kv, userId);
+    if (!user) throw notFound(`User "${userId}" not found`);
+    if (user.disabled) throw new AppError("CONFLICT", `User "${userId}" is disabled`);
+    const n = await realtime.notifyUser(userId, input);
+    return c.json({ notification: notificationView(n) }, 201);
+  });
+
+  return app;
+}

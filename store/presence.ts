@@ -1,0 +1,178 @@
+/**
+ * @module
+ * Presence: per-connection liveness entries, a user's explicit status, and the
+ * last published state that makes transitions exact.
+ *
+ * Keys:
+ * - `["presence_conn", userId, socketId]` -> {@linkcode ConnEntry}, written with `expireIn`
+ *   and refreshed by heartbeats. `expiresAt` is in the value too and checked on every read,
+ *   because local SQLite KV may keep an expired entry for a while.
+ * - `["presence_status", userId]` -> {@linkcode ExplicitStatus} (set by the user; survives reconnects)
+ * - `["presence_state", userId]` -> {@linkcode PresenceState}: what subscribers were last told
+ * - `["presence_online", userId]` -> true while the published state is not offline (the sweep's list)
+ * - `["presence_last_seen", userId]` -> ISO time the user's last connection ended
+ *
+ * Whoever changes a user's inputs calls {@linkcode reconcile}: it derives the
+ * effective state and commits it only if it differs from the published one,
+ * checked on that key's versionstamp, so among racing isolates exactly one
+ * announces each real transition and a second tab changes nothing.
+ */
+
+export type Status = "online" | "offline" | "away" | "busy" | "in_call";
+/** What a user may choose; offline is derived and in_call is set by calls. */
+export type ChosenStatus = "online" | "away" | "busy";
+
+export interface ConnEntry {
+  socketId: string;
+  expiresAt: number;
+}
+
+export interface ExplicitStatus {
+  status: ChosenStatus;
+  customStatus?: string;
+}
+
+export interface PresenceState {
+  status: Status;
+  customStatus?: string;
+}
+
+export interface Presence extends PresenceState {
+  userId: string;
+  /** Now for users online; else when their last connection ended (null if never seen). */
+  lastSeen: string | null;
+}
+
+const MAX_ATTEMPTS = 20;
+
+/** Records a live connection until `expiresAt` (ms since the epoch). */
+export async function putConnection(
+  kv: Deno.Kv,
+  userId: string,
+  socketId: string,
+  expiresAt: number,
+  now: number,
+): Promise<void> {
+  await kv.set(["presence_conn", userId, socketId], { socketId, expiresAt } satisfies ConnEntry, {
+    expireIn: Math.max(1000, expiresAt - now),
+  });
+}
+
+/** Refreshes many connections at once (heartbeat), in commits of at most 500 writes. */
+export async function refreshConnections(
+  kv: Deno.Kv,
+  conns: { userId: string; socketId: string }[],
+  expiresAt: number,
+  now: number,
+): Promise<void> {
+  for (let i = 0; i < conns.length; i += 500) {
+    const op = kv.atomic();
+    for (const { userId, socketId } of conns.slice(i, i + 500)) {
+      op.set(["presence_conn", userId, socketId], { socketId, expiresAt } satisfies ConnEntry, {
+        expireIn: Math.max(1000, expiresAt - now),
+      });
+    }
+    await op.commit();
+  }
+}
+
+/** Forgets a connection that closed, and notes when the user was last seen. */
+export async function removeConnection(
+  kv: Deno.Kv,
+  userId: string,
+  socketId: string,
+  now: number,
+): Promise<void> {
+  await kv.atomic()
+    .delete(["presence_conn", userId, socketId])
+    .set(["presence_last_seen", userId], new Date(now).toISOString())
+    .commit();
+}
+
+export async function setExplicitStatus(
+  kv: Deno.Kv,
+  userId: string,
+  status: ExplicitStatus,
+): Promise<void> {
+  await kv.set(["presence_status", userId], status);
+}
+
+async function liveConnections(kv: Deno.Kv, userId: string, now: number): Promise<number> {
+  let n = 0;
+  for await (const e of kv.list<ConnEntry>({ prefix: ["presence_conn", userId] })) {
+    if (e.value.expiresAt > now) n++;
+  }
+  return n;
+}
+
+function derive(live: number, explicit: ExplicitStatus | null): PresenceState {
+  if (live === 0) return { status: "offline" };
+  const state: PresenceState = { status: explicit?.status ?? "online" };
+  if (explicit?.customStatus) state.customStatus = explicit.customStatus;
+  return state;
+}
+
+function same(a: PresenceState | null, b: PresenceState): boolean {
+  // Never published counts as offline: a user who never connected has nothing to announce.
+  const from = a ?? { status: "offline" };
+  return from.status === b.status && from.customStatus === b.customStatus;
+}
+
+/**
+ * Derives the user's state now and publishes it if it changed. Returns the new
+ * state when this call made the transition (the caller announces it), else null.
+ */
+export async function reconcile(
+  kv: Deno.Kv,
+  userId: string,
+  now: number,
+): Promise<PresenceState | null> {
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const [live, explicit, published] = await Promise.all([
+      liveConnections(kv, userId, now),
+      kv.get<ExplicitStatus>(["presence_status", userId]),
+      kv.get<PresenceState>(["presence_state", userId]),
+    ]);
+    const next = derive(live, explicit.value);
+    if (same(published.value, next)) return null;
+    const op = kv.atomic().check(published).set(["presence_state", userId], next);
+    if (next.status === "offline") {
+      op.delete(["presence_online", userId])
+        .set(["presence_last_seen", userId], new Date(now).toISOString());
+    } else {
+      op.set(["presence_online", userId], true);
+    }
+    if ((await op.commit()).ok) return next;
+  }
+  return null;
+}
+
+/** Users whose published state is not offline: the ones a sweep must look at. */
+export async function listOnline(kv: Deno.Kv, limit = 10_000): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const e of kv.list({ prefix: ["presence_online"] }, { limit })) {
+    ids.push(e.key[1] as string);
+  }
+  return ids;
+}
+
+/** The users' effective presence, derived from live entries (not from what was published). */
+export async function getPresences(
+  kv: Deno.Kv,
+  userIds: string[],
+  now: number,
+): Promise<Presence[]> {
+  return await Promise.all(userIds.map(async (userId) => {
+    const [live, explicit, lastSeen] = await Promise.all([
+      liveConnections(kv, userId, now),
+      kv.get<ExplicitStatus>(["presence_status", userId]),
+      kv.get<string>(["presence_last_seen", userId]),
+    ]);
+    const state = derive(live, explicit.value);
+    return {
+      userId,
+      ...state,
+      lastSeen: state.status === "offline" ? lastSeen.value : new Date(now).toISOString(),
+    };
+  }));
+}
