@@ -19,6 +19,9 @@ import { type Bus, ChannelBus } from "./realtime/bus.ts";
 import { createEmitter, type Emitter } from "./realtime/emit.ts";
 import { mergeTables } from "./realtime/events.ts";
 import { installRealtimeApi, type RealtimeApi } from "./realtime/api.ts";
+import { callEvents } from "./realtime/handlers/calls.ts";
+import { CallService } from "./realtime/calls.ts";
+import { createScheduler, type Scheduler } from "./realtime/scheduler.ts";
 import { messageEvents } from "./realtime/handlers/messages.ts";
 import { notificationEvents } from "./realtime/handlers/notifications.ts";
 import { presenceEvents } from "./realtime/handlers/presence.ts";
@@ -26,6 +29,7 @@ import { roomEvents } from "./realtime/handlers/rooms.ts";
 import { systemEvents } from "./realtime/handlers/system.ts";
 import { typingEvents } from "./realtime/handlers/typing.ts";
 import { Hub } from "./realtime/hub.ts";
+import type { Lifecycle } from "./realtime/session.ts";
 import { createNotifier } from "./realtime/notify.ts";
 import { PresenceService } from "./realtime/presence.ts";
 import { authRoutes } from "./routes/auth.ts";
@@ -47,6 +51,7 @@ export const events = mergeTables(
   typingEvents,
   presenceEvents,
   notificationEvents,
+  callEvents,
 );
 
 export interface AppDeps {
@@ -63,6 +68,10 @@ export interface App {
   hub: Hub;
   emitter: Emitter;
   presence: PresenceService;
+  calls: CallService;
+  scheduler: Scheduler;
+  /** Settles when background KV work (the queue listener) has ended, after KV is closed. */
+  finished: Promise<void>;
   /** emitToUser / emitToRoom / broadcast / notifyUser for routes, jobs and tests. */
   realtime: RealtimeApi;
   /**
@@ -101,7 +110,33 @@ export async function createApp(deps: AppDeps): Promise<App> {
     connections: () => hub.connections(),
   });
   const notifyUser = createNotifier({ kv, clock, emitter, newId });
-  const services = { kv, clock, log, emitter, newId, presence, notifyUser };
+  const scheduler = createScheduler(config.scheduler, { kv, clock, log });
+  const calls = new CallService({
+    kv,
+    clock,
+    log,
+    emitter,
+    scheduler,
+    newId,
+    refreshPresence: (userId) => presence.refresh(userId),
+    ringTimeoutMs: config.callRingTimeoutMs,
+    graceMs: config.callGraceMs,
+  });
+  const services = { kv, clock, log, emitter, newId, presence, notifyUser, calls };
+  let stopping = false;
+  const lifecycle: Lifecycle = {
+    connected: (conn) => presence.connected(conn),
+    disconnected(conn) {
+      presence.disconnected(conn);
+      // Sockets closed by our own shutdown start no grace period: KV is about to close.
+      if (stopping) return;
+      calls.socketClosed(conn).catch((err) => {
+        log.error("calls.socket_closed_failed", {
+          error: err instanceof Error ? err : String(err),
+        });
+      });
+    },
+  };
   const realtime: RealtimeApi = {
     emitToUser: emitter.emitToUser,
     emitToRoom: emitter.emitToRoom,
@@ -150,7 +185,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     wsRoutes({
       session: {
         services,
-        lifecycle: presence,
+        lifecycle,
         hub,
         events,
         tokens,
@@ -165,16 +200,21 @@ export async function createApp(deps: AppDeps): Promise<App> {
   app.route("/", staticRoutes());
 
   presence.start();
+  scheduler.start((job) => calls.onJob(job));
   const uninstall = installRealtimeApi(realtime);
   return {
     fetch: (req, info) => app.fetch(req, { remoteAddr: info?.remoteAddr }),
     hub,
     emitter,
     presence,
+    calls,
+    scheduler,
+    finished: scheduler.finished,
     realtime,
     async shutdown() {
+      stopping = true;
       uninstall();
-      const stopped = presence.stop();
+      const stopped = Promise.all([presence.stop(), scheduler.stop()]);
       hub.closeAll(1001, "Server shutting down");
       await stopped;
       bus.close();
@@ -217,6 +257,7 @@ export async function serve(config: Config): Promise<void> {
   Deno.addSignalListener("SIGTERM", stop);
   await server.finished;
   kv.close();
+  await app.finished;
 }
 
 if (import.meta.main) {

@@ -58,6 +58,11 @@ const schema = z.object({
   AUTH_TIMEOUT_MS: intIn(100, 60_000).default(10_000),
   WS_IDLE_TIMEOUT_S: intIn(5, 600).default(30),
   PRESENCE_TTL_S: intIn(5, 600).default(45),
+  CALL_RING_TIMEOUT_MS: intIn(100, 600_000).default(30_000),
+  CALL_GRACE_MS: intIn(100, 600_000).default(15_000),
+  SCHEDULER: z.enum(["auto", "queue", "deadline"]).default("auto"),
+  // Set by Deno Deploy; only read to pick the scheduler.
+  DENO_DEPLOYMENT_ID: z.string().optional(),
 });
 
 /** The secret rule spans two variables; checked beside the schema so every problem shows at once. */
@@ -95,6 +100,11 @@ export interface Config {
   wsIdleTimeoutS: number;
   /** How long a connection's presence entry lives without a heartbeat. */
   presenceTtlS: number;
+  callRingTimeoutMs: number;
+  /** How long a call survives all of one party's connections dropping. */
+  callGraceMs: number;
+  /** KV queues where they exist; stored deadlines on Deno Deploy (no queues there). */
+  scheduler: "queue" | "deadline";
 }
 
 export class ConfigError extends Error {
@@ -140,5 +150,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     authTimeoutMs: v.AUTH_TIMEOUT_MS,
     wsIdleTimeoutS: v.WS_IDLE_TIMEOUT_S,
     presenceTtlS: v.PRESENCE_TTL_S,
+    callRingTimeoutMs: v.CALL_RING_TIMEOUT_MS,
+    callGraceMs: v.CALL_GRACE_MS,
+    scheduler: v.SCHEDULER === "auto"
+      ? (v.DENO_DEPLOYMENT_ID === undefined ? "queue" : "deadline")
+      : v.SCHEDULER,
   };
 }

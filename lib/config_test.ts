@@ -40,6 +40,9 @@ Deno.test("loadConfig: defaults when only JWT_SECRET is set", () => {
       authTimeoutMs: 10_000,
       wsIdleTimeoutS: 30,
       presenceTtlS: 45,
+      callRingTimeoutMs: 30_000,
+      callGraceMs: 15_000,
+      scheduler: "queue",
     } satisfies Config,
   );
 });
@@ -60,6 +63,9 @@ Deno.test("loadConfig: every variable is read", () => {
     AUTH_TIMEOUT_MS: "100",
     WS_IDLE_TIMEOUT_S: "600",
     PRESENCE_TTL_S: "10",
+    CALL_RING_TIMEOUT_MS: "5000",
+    CALL_GRACE_MS: "2000",
+    SCHEDULER: "deadline",
     UNRELATED: "ignored",
   });
   assert.deepEqual(config, {
@@ -77,6 +83,9 @@ Deno.test("loadConfig: every variable is read", () => {
     authTimeoutMs: 100,
     wsIdleTimeoutS: 600,
     presenceTtlS: 10,
+    callRingTimeoutMs: 5000,
+    callGraceMs: 2000,
+    scheduler: "deadline",
   });
 });
 

@@ -16,6 +16,7 @@ import type { Role } from "../store/users.ts";
 import type { Emitter } from "./emit.ts";
 import type { NotifyUser } from "./notify.ts";
 import type { PresenceService } from "./presence.ts";
+import type { CallService } from "./calls.ts";
 
 /** What every handler may use: storage, time, ids, logging, the emit API and presence. */
 export interface Services {
@@ -26,6 +27,7 @@ export interface Services {
   newId: () => string;
   presence: PresenceService;
   notifyUser: NotifyUser;
+  calls: CallService;
 }
 
 /** The calling socket's room subscriptions; handlers change them only through this. */

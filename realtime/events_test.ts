@@ -28,6 +28,7 @@ function context(): HandlerContext {
       newId: () => "id",
       presence: undefined as unknown as Services["presence"],
       notifyUser: () => Promise.reject(new Error("not used here")),
+      calls: undefined as unknown as Services["calls"],
     },
     rooms: {
       has: (r) => joined.has(r),

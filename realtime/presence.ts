@@ -106,6 +106,11 @@ export class PresenceService {
     await this.#reconcile(userId);
   }
 
+  /** Re-derives a user's presence after another input changed (a call started or ended). */
+  refresh(userId: string): Promise<void> {
+    return this.#reconcile(userId);
+  }
+
   /** Extends the expiry of every connection of this isolate. */
   async heartbeat(): Promise<void> {
     const { kv, clock, ttlMs } = this.#deps;

@@ -39,20 +39,34 @@ function toNumber(v: Deno.KvU64 | null): number {
   return v === null ? 0 : Number(v.value);
 }
 
+export function buildNotification(
+  input: NewNotification,
+  opts: { id: string; now: Date },
+): Notification {
+  return { id: opts.id, ...input, createdAt: opts.now.toISOString() };
+}
+
+/**
+ * Adds a notification's writes to an atomic operation, so another aggregate
+ * (a call that was missed) can notify in the same commit as its own change.
+ */
+export function addNotification(op: Deno.AtomicOperation, n: Notification): Deno.AtomicOperation {
+  const key = ["notifications", n.userId, n.id];
+  return op
+    .check({ key, versionstamp: null })
+    .set(key, n)
+    .set(["notifications_unread", n.userId, n.id], n.id)
+    .sum(countKey(n.userId), 1n);
+}
+
 /** Stores a notification and counts it as unread, in one commit. */
 export async function createNotification(
   kv: Deno.Kv,
   input: NewNotification,
   opts: { id: string; now: Date },
 ): Promise<Notification> {
-  const n: Notification = { id: opts.id, ...input, createdAt: opts.now.toISOString() };
-  const key = ["notifications", input.userId, n.id];
-  const res = await kv.atomic()
-    .check({ key, versionstamp: null })
-    .set(key, n)
-    .set(["notifications_unread", input.userId, n.id], n.id)
-    .sum(countKey(input.userId), 1n)
-    .commit();
+  const n = buildNotification(input, opts);
+  const res = await addNotification(kv.atomic(), n).commit();
   if (!res.ok) throw new AppError("CONFLICT", `Notification "${n.id}" already exists`);
   return n;
 }

@@ -11,6 +11,8 @@
  * - `["presence_state", userId]` -> {@linkcode PresenceState}: what subscribers were last told
  * - `["presence_online", userId]` -> true while the published state is not offline (the sweep's list)
  * - `["presence_last_seen", userId]` -> ISO time the user's last connection ended
+ * - `["presence_in_call", userId]` -> callId while the user is in an accepted call (written by
+ *   store/calls.ts in the same commit as the call's transition; it overrides the chosen status)
  *
  * Whoever changes a user's inputs calls {@linkcode reconcile}: it derives the
  * effective state and commits it only if it differs from the published one,
@@ -44,6 +46,11 @@ export interface Presence extends PresenceState {
 }
 
 const MAX_ATTEMPTS = 20;
+
+/** The key store/calls.ts sets while a user is in an accepted call. */
+export function inCallKey(userId: string): Deno.KvKey {
+  return ["presence_in_call", userId];
+}
 
 /** Records a live connection until `expiresAt` (ms since the epoch). */
 export async function putConnection(
@@ -97,7 +104,8 @@ export async function setExplicitStatus(
   await kv.set(["presence_status", userId], status);
 }
 
-async function liveConnections(kv: Deno.Kv, userId: string, now: number): Promise<number> {
+/** How many of the user's connections are alive at `now` (any isolate, any process). */
+export async function liveConnections(kv: Deno.Kv, userId: string, now: number): Promise<number> {
   let n = 0;
   for await (const e of kv.list<ConnEntry>({ prefix: ["presence_conn", userId] })) {
     if (e.value.expiresAt > now) n++;
@@ -105,8 +113,9 @@ async function liveConnections(kv: Deno.Kv, userId: string, now: number): Promis
   return n;
 }
 
-function derive(live: number, explicit: ExplicitStatus | null): PresenceState {
+function derive(live: number, explicit: ExplicitStatus | null, inCall: boolean): PresenceState {
   if (live === 0) return { status: "offline" };
+  if (inCall) return { status: "in_call" };
   const state: PresenceState = { status: explicit?.status ?? "online" };
   if (explicit?.customStatus) state.customStatus = explicit.customStatus;
   return state;
@@ -128,12 +137,13 @@ export async function reconcile(
   now: number,
 ): Promise<PresenceState | null> {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const [live, explicit, published] = await Promise.all([
+    const [live, explicit, published, inCall] = await Promise.all([
       liveConnections(kv, userId, now),
       kv.get<ExplicitStatus>(["presence_status", userId]),
       kv.get<PresenceState>(["presence_state", userId]),
+      kv.get(inCallKey(userId)),
     ]);
-    const next = derive(live, explicit.value);
+    const next = derive(live, explicit.value, inCall.versionstamp !== null);
     if (same(published.value, next)) return null;
     const op = kv.atomic().check(published).set(["presence_state", userId], next);
     if (next.status === "offline") {
@@ -163,12 +173,13 @@ export async function getPresences(
   now: number,
 ): Promise<Presence[]> {
   return await Promise.all(userIds.map(async (userId) => {
-    const [live, explicit, lastSeen] = await Promise.all([
+    const [live, explicit, lastSeen, inCall] = await Promise.all([
       liveConnections(kv, userId, now),
       kv.get<ExplicitStatus>(["presence_status", userId]),
       kv.get<string>(["presence_last_seen", userId]),
+      kv.get(inCallKey(userId)),
     ]);
-    const state = derive(live, explicit.value);
+    const state = derive(live, explicit.value, inCall.versionstamp !== null);
     return {
       userId,
       ...state,

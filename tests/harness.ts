@@ -83,6 +83,7 @@ export async function startServer(
       await Promise.all(clients.map((c) => c.close()));
       await server.shutdown();
       kv.close();
+      await app.finished;
     },
   };
 }

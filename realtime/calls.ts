@@ -1,0 +1,422 @@
+/**
+ * @module
+ * The call service: the seed's call state machine (initiating -> ringing ->
+ * accepted -> in_progress -> ended, or rejected / missed / failed), with every
+ * transition checked on the call's versionstamp (store/calls.ts), ring
+ * timeouts and grace periods through the Scheduler, and lazy enforcement of
+ * the ring deadline on every read, so a call never rings past its deadline
+ * whatever happened to the isolate that started it.
+ *
+ * Deliveries: call:incoming to every connection of the callee; call:accepted
+ * to the caller and the answering socket (the callee's other devices get
+ * call:ended "answered_elsewhere"); call:signal only to the other party's
+ * call socket; call:ended to every connection of both users.
+ */
+
+import { AppError, conflict, forbidden, invalid, notFound } from "../lib/errors.ts";
+import type { Clock } from "../lib/clock.ts";
+import type { Logger } from "../lib/log.ts";
+import {
+  activeCallId,
+  type Call,
+  type CallEntry,
+  type CallType,
+  CONNECTED_STATES,
+  createCall,
+  getCall,
+  LIVE_STATES,
+  RINGING_STATES,
+  transition,
+} from "../store/calls.ts";
+import { buildNotification, type Notification } from "../store/notifications.ts";
+import { liveConnections } from "../store/presence.ts";
+import { getUser, isStaff } from "../store/users.ts";
+import { getVisit, isVisitParticipant, shareVisit } from "../store/visits.ts";
+import type { Actor } from "./access.ts";
+import type { Emitter } from "./emit.ts";
+import type { ConnectionInfo } from "./hub.ts";
+import { notificationView } from "./notify.ts";
+import type { Job, Scheduler } from "./scheduler.ts";
+
+export const CALL_ACCESS_DENIED = "Call access denied";
+
+/** The caller: who and on which socket. */
+export interface CallActor extends Actor {
+  socketId: string;
+}
+
+export interface CallDeps {
+  kv: Deno.Kv;
+  clock: Clock;
+  log: Logger;
+  emitter: Emitter;
+  scheduler: Scheduler;
+  newId: () => string;
+  /** Re-derives a user's presence (in_call starts and ends with calls). */
+  refreshPresence: (userId: string) => Promise<void>;
+  ringTimeoutMs: number;
+  graceMs: number;
+}
+
+export class CallService {
+  #d: CallDeps;
+
+  constructor(deps: CallDeps) {
+    this.#d = deps;
+  }
+
+  async initiate(
+    actor: CallActor,
+    input: { recipientId: string; callType: CallType; visitId?: string },
+  ): Promise<{ callId: string; status: string }> {
+    const { kv, clock } = this.#d;
+    if (input.recipientId === actor.userId) {
+      throw invalid("You cannot call yourself", [{
+        path: "recipientId",
+        message: "is your own id",
+      }]);
+    }
+    await this.#assertMayCall(actor, input.recipientId, input.visitId);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const now = clock.now();
+      const call: Call = {
+        id: `call_${this.#d.newId()}`,
+        callerId: actor.userId,
+        calleeId: input.recipientId,
+        callType: input.callType,
+        ...(input.visitId ? { visitId: input.visitId } : {}),
+        status: "initiating",
+        createdAt: new Date(now).toISOString(),
+        ringDeadline: now + this.#d.ringTimeoutMs,
+        callerSocketId: actor.socketId,
+      };
+      const created = await createCall(kv, call);
+      if (created.ok) return await this.#ring(call);
+
+      const blocking = created.calleeCall ?? created.callerCall;
+      const entry = blocking ? await this.load(blocking) : null;
+      if (entry && !LIVE_STATES.includes(entry.call.status)) continue; // just expired: retry
+      if (
+        entry && entry.call.callerId === input.recipientId && entry.call.calleeId === actor.userId
+      ) {
+        // Glare: they are already calling us. Answer their call instead of ringing back.
+        const accepted = await this.accept(actor, entry.call.id);
+        return { ...accepted, callId: entry.call.id };
+      }
+      if (created.calleeCall) throw new AppError("BUSY", "User is busy");
+      if (created.callerCall) throw conflict("You are already in a call");
+    }
+    throw conflict("Could not start the call; retry", true);
+  }
+
+  async accept(actor: CallActor, callId: string): Promise<{ callId: string; status: string }> {
+    const next = await this.#apply(actor, callId, "callee", RINGING_STATES, (call) => ({
+      ...call,
+      status: "accepted",
+      acceptedAt: this.#nowIso(),
+      calleeSocketId: actor.socketId,
+    }));
+    const { emitter } = this.#d;
+    emitter.emit({ users: [next.callerId], sockets: [actor.socketId] }, "call:accepted", {
+      callId,
+    });
+    emitter.emitToUser(next.calleeId, "call:ended", {
+      callId,
+      duration: 0,
+      reason: "answered_elsewhere",
+    }, { exceptSocket: actor.socketId });
+    await this.#refresh(next);
+    return { callId, status: next.status };
+  }
+
+  async reject(actor: CallActor, callId: string): Promise<{ callId: string; status: string }> {
+    const next = await this.#apply(
+      actor,
+      callId,
+      "callee",
+      RINGING_STATES,
+      (call) => this.#ended(call, "rejected", actor.userId, "rejected"),
+    );
+    this.#d.emitter.emitToUser(next.callerId, "call:rejected", { callId });
+    this.#d.emitter.emitToUser(next.calleeId, "call:ended", {
+      callId,
+      duration: 0,
+      reason: "rejected",
+    }, { exceptSocket: actor.socketId });
+    return { callId, status: next.status };
+  }
+
+  async end(
+    actor: CallActor,
+    callId: string,
+  ): Promise<{ callId: string; status: string; duration: number }> {
+    const next = await this.#apply(actor, callId, "either", LIVE_STATES, (call) => {
+      const ringing = RINGING_STATES.includes(call.status);
+      const reason = !ringing
+        ? "hangup"
+        : actor.userId === call.callerId
+        ? "cancelled"
+        : "declined";
+      return this.#ended(call, "ended", actor.userId, reason);
+    });
+    this.#announceEnd(next);
+    await this.#refresh(next);
+    return { callId, status: next.status, duration: next.duration ?? 0 };
+  }
+
+  /** An explicit "media connected" (or a reconnected device taking the call over). */
+  async connected(actor: CallActor, callId: string): Promise<{ callId: string; status: string }> {
+    const next = await this.#apply(actor, callId, "either", CONNECTED_STATES, (call) => ({
+      ...call,
+      status: "in_progress",
+      connectedAt: call.connectedAt ?? this.#nowIso(),
+      [actor.userId === call.callerId ? "callerSocketId" : "calleeSocketId"]: actor.socketId,
+    }));
+    return { callId, status: next.status };
+  }
+
+  /** Relays WebRTC signalling to the other party's call socket; the first one marks in_progress. */
+  async signal(
+    actor: CallActor,
+    input: { callId: string; type: string; payload: unknown },
+  ): Promise<void> {
+    let entry = await this.#party(actor, input.callId, "either");
+    this.#expect(entry.call, CONNECTED_STATES);
+    const isCaller = actor.userId === entry.call.callerId;
+    const mySocket = isCaller ? entry.call.callerSocketId : entry.call.calleeSocketId;
+    if (mySocket !== actor.socketId) {
+      throw forbidden(
+        "This call is on another of your devices; send call:connected to take it over",
+      );
+    }
+    if (entry.call.status === "accepted") {
+      const next: Call = { ...entry.call, status: "in_progress", connectedAt: this.#nowIso() };
+      const moved = await transition(this.#d.kv, entry, next);
+      // Losing this race is fine when the winner also moved it on (the other party's signal).
+      entry = moved ?? await this.#mustLoad(input.callId);
+      this.#expect(entry.call, CONNECTED_STATES);
+    }
+    const target = isCaller ? entry.call.calleeSocketId : entry.call.callerSocketId;
+    if (!target) return;
+    this.#d.emitter.emit({ sockets: [target] }, "call:signal", {
+      callId: input.callId,
+      type: input.type,
+      payload: input.payload,
+      from: actor.userId,
+    });
+  }
+
+  /** Scheduler entry point: ring timeouts and grace periods. Idempotent. */
+  async onJob(job: Job): Promise<void> {
+    const entry = await getCall(this.#d.kv, job.callId);
+    if (!entry) return;
+    if (job.kind === "call:ring_timeout") {
+      if (!RINGING_STATES.includes(entry.call.status)) return;
+      if (this.#d.clock.now() < entry.call.ringDeadline) {
+        await this.#d.scheduler.schedule({ ...job, dueAt: entry.call.ringDeadline });
+        return;
+      }
+      await this.#miss(entry);
+      return;
+    }
+    await this.#graceOver(entry, job.socketId);
+  }
+
+  /** Session lifecycle: a call socket closed; the call survives a grace period. */
+  async socketClosed(conn: ConnectionInfo): Promise<void> {
+    const callId = await activeCallId(this.#d.kv, conn.userId);
+    const entry = callId ? await getCall(this.#d.kv, callId) : null;
+    if (!entry || !CONNECTED_STATES.includes(entry.call.status)) return;
+    const { call } = entry;
+    if (call.callerSocketId !== conn.id && call.calleeSocketId !== conn.id) return;
+    await this.#d.scheduler.schedule({
+      kind: "call:grace",
+      callId: call.id,
+      socketId: conn.id,
+      dueAt: this.#d.clock.now() + this.#d.graceMs,
+    });
+  }
+
+  /** Reads a call, first enforcing a ring deadline that passed (lazy enforcement). */
+  async load(callId: string): Promise<CallEntry | null> {
+    const entry = await getCall(this.#d.kv, callId);
+    if (
+      entry && RINGING_STATES.includes(entry.call.status) &&
+      this.#d.clock.now() >= entry.call.ringDeadline
+    ) {
+      await this.#miss(entry);
+      return await getCall(this.#d.kv, callId);
+    }
+    return entry;
+  }
+
+  async #ring(call: Call): Promise<{ callId: string; status: string }> {
+    const { kv, scheduler, emitter } = this.#d;
+    // Durable first: once the timeout is scheduled, the call cannot ring forever.
+    await scheduler.schedule({
+      kind: "call:ring_timeout",
+      callId: call.id,
+      dueAt: call.ringDeadline,
+    });
+    const incoming: Record<string, unknown> = {
+      callId: call.id,
+      callerId: call.callerId,
+      callType: call.callType,
+    };
+    if (call.visitId) incoming.visitId = call.visitId;
+    emitter.emitToUser(call.calleeId, "call:incoming", incoming);
+    const entry = await getCall(kv, call.id);
+    if (entry?.call.status === "initiating") {
+      const ringing = await transition(kv, entry, { ...entry.call, status: "ringing" });
+      if (ringing) return { callId: call.id, status: "ringing" };
+    }
+    // Answered, refused or hung up in the meantime: report what it is now.
+    return { callId: call.id, status: (await getCall(kv, call.id))?.call.status ?? "failed" };
+  }
+
+  async #miss(entry: CallEntry): Promise<void> {
+    const next = this.#ended(entry.call, "missed", undefined, "missed");
+    const note = buildNotification({
+      userId: next.calleeId,
+      title: "Missed call",
+      message: `You missed a ${next.callType} call`,
+      type: "call:missed",
+      data: { callId: next.id, callerId: next.callerId, callType: next.callType },
+    }, { id: `ntf_${this.#d.newId()}`, now: new Date(this.#d.clock.now()) });
+    // The notification is in the same commit: however often this runs, it is stored once.
+    if (!await transition(this.#d.kv, entry, next, note)) return;
+    const { emitter } = this.#d;
+    const users = [next.callerId, next.calleeId];
+    emitter.emit({ users }, "call:missed", {
+      callId: next.id,
+      callerId: next.callerId,
+      calleeId: next.calleeId,
+      callType: next.callType,
+    });
+    this.#announceEnd(next);
+    this.#notify(note);
+  }
+
+  async #graceOver(entry: CallEntry, socketId?: string): Promise<void> {
+    const { call } = entry;
+    if (!CONNECTED_STATES.includes(call.status)) return;
+    const party = call.callerSocketId === socketId
+      ? call.callerId
+      : call.calleeSocketId === socketId
+      ? call.calleeId
+      : null;
+    // Taken over by another socket, or the user still has a live connection: the call goes on.
+    if (!party) return;
+    if (await liveConnections(this.#d.kv, party, this.#d.clock.now()) > 0) return;
+    const next = this.#ended(call, "failed", undefined, "connection_lost");
+    if (!await transition(this.#d.kv, entry, next)) return;
+    this.#announceEnd(next);
+    await this.#refresh(next);
+  }
+
+  #announceEnd(call: Call): void {
+    this.#d.emitter.emit({ users: [call.callerId, call.calleeId] }, "call:ended", {
+      callId: call.id,
+      duration: call.duration ?? 0,
+      reason: call.endReason,
+    });
+  }
+
+  #notify(n: Notification): void {
+    this.#d.emitter.emit(
+      { users: [n.userId], rooms: [`notifications:${n.userId}`] },
+      "notification:new",
+      notificationView(n),
+    );
+  }
+
+  #ended(call: Call, status: Call["status"], by: string | undefined, reason: string): Call {
+    const now = this.#d.clock.now();
+    const duration = call.acceptedAt
+      ? Math.max(0, Math.round((now - Date.parse(call.acceptedAt)) / 1000))
+      : 0;
+    return {
+      ...call,
+      status,
+      endedAt: new Date(now).toISOString(),
+      ...(by ? { endedBy: by } : {}),
+      endReason: reason,
+      duration,
+    };
+  }
+
+  /** Loads the call for one of its parties; third parties get FORBIDDEN, unknown ids NOT_FOUND. */
+  async #party(actor: CallActor, callId: string, role: "callee" | "either"): Promise<CallEntry> {
+    const entry = await this.#mustLoad(callId);
+    const { callerId, calleeId } = entry.call;
+    const isParty = actor.userId === calleeId || (role === "either" && actor.userId === callerId);
+    if (!isParty) {
+      throw forbidden(
+        actor.userId === callerId
+          ? "Only the person called can answer or refuse"
+          : CALL_ACCESS_DENIED,
+      );
+    }
+    return entry;
+  }
+
+  async #mustLoad(callId: string): Promise<CallEntry> {
+    const entry = await this.load(callId);
+    if (!entry) throw notFound(`Call "${callId}" not found`);
+    return entry;
+  }
+
+  #expect(call: Call, states: readonly string[]): void {
+    if (!states.includes(call.status)) throw conflict(`Call is ${call.status}`);
+  }
+
+  /**
+   * Reads the call, checks the actor and that the call is in one of `states`,
+   * and commits `build(call)` on its versionstamp. A lost race is retried only
+   * while the action still makes sense (initiating -> ringing does not stop an
+   * accept); once another action has moved the call on, the loser gets CONFLICT.
+   */
+  async #apply(
+    actor: CallActor,
+    callId: string,
+    role: "callee" | "either",
+    states: readonly Call["status"][],
+    build: (call: Call) => Call,
+  ): Promise<Call> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const entry = await this.#party(actor, callId, role);
+      this.#expect(entry.call, states);
+      const next = build(entry.call);
+      if (await transition(this.#d.kv, entry, next)) return next;
+    }
+    throw conflict("Call is changing too fast; retry", true);
+  }
+
+  async #refresh(call: Call): Promise<void> {
+    await Promise.all([call.callerId, call.calleeId].map((u) => this.#d.refreshPresence(u)));
+  }
+
+  #nowIso(): string {
+    return new Date(this.#d.clock.now()).toISOString();
+  }
+
+  /** Visit-linked users (or two staff) may call; with a visitId both must be on that visit. */
+  async #assertMayCall(actor: Actor, calleeId: string, visitId?: string): Promise<void> {
+    const { kv } = this.#d;
+    const callee = await getUser(kv, calleeId);
+    if (!callee || callee.disabled || callee.role === "service") {
+      throw forbidden(CALL_ACCESS_DENIED);
+    }
+    if (visitId !== undefined) {
+      const visit = await getVisit(kv, visitId);
+      if (
+        !visit || !isVisitParticipant(visit, actor.userId) || !isVisitParticipant(visit, calleeId)
+      ) {
+        throw forbidden(CALL_ACCESS_DENIED);
+      }
+      return;
+    }
+    if (isStaff(actor.role) && isStaff(callee.role)) return;
+    if (!await shareVisit(kv, actor.userId, calleeId)) throw forbidden(CALL_ACCESS_DENIED);
+  }
+}
