@@ -14,6 +14,7 @@ import { type Config, ConfigError, loadConfig } from "./lib/config.ts";
 import { AppError } from "./lib/errors.ts";
 import { createLogger, type Logger } from "./lib/log.ts";
 import { createTokenService } from "./lib/tokens.ts";
+import { WindowCounter } from "./lib/rate_limit.ts";
 import { ulidFactory } from "./lib/ulid.ts";
 import { type Bus, ChannelBus } from "./realtime/bus.ts";
 import { createEmitter, type Emitter } from "./realtime/emit.ts";
@@ -185,6 +186,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     wsRoutes({
       session: {
         services,
+        maxSocketsPerUser: config.maxSocketsPerUser,
         lifecycle,
         hub,
         events,
@@ -195,6 +197,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       tokens,
       corsOrigins: config.corsOrigins,
       idleTimeoutS: config.wsIdleTimeoutS,
+      upgrades: new WindowCounter(config.wsUpgradesPerMin, 60_000, clock),
     }),
   );
   app.route("/", staticRoutes());

@@ -58,6 +58,8 @@ const schema = z.object({
   AUTH_TIMEOUT_MS: intIn(100, 60_000).default(10_000),
   WS_IDLE_TIMEOUT_S: intIn(5, 600).default(30),
   PRESENCE_TTL_S: intIn(5, 600).default(45),
+  MAX_SOCKETS_PER_USER: intIn(1, 1000).default(20),
+  WS_UPGRADES_PER_MIN: intIn(1, 100_000).default(120),
   CALL_RING_TIMEOUT_MS: intIn(100, 600_000).default(30_000),
   CALL_GRACE_MS: intIn(100, 600_000).default(15_000),
   SCHEDULER: z.enum(["auto", "queue", "deadline"]).default("auto"),
@@ -98,6 +100,10 @@ export interface Config {
   maxFrameBytes: number;
   authTimeoutMs: number;
   wsIdleTimeoutS: number;
+  /** Sockets one user may hold in one isolate; more are refused (close 4429). */
+  maxSocketsPerUser: number;
+  /** WebSocket upgrades one IP may make per minute; more get HTTP 429. */
+  wsUpgradesPerMin: number;
   /** How long a connection's presence entry lives without a heartbeat. */
   presenceTtlS: number;
   callRingTimeoutMs: number;
@@ -150,6 +156,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     authTimeoutMs: v.AUTH_TIMEOUT_MS,
     wsIdleTimeoutS: v.WS_IDLE_TIMEOUT_S,
     presenceTtlS: v.PRESENCE_TTL_S,
+    maxSocketsPerUser: v.MAX_SOCKETS_PER_USER,
+    wsUpgradesPerMin: v.WS_UPGRADES_PER_MIN,
     callRingTimeoutMs: v.CALL_RING_TIMEOUT_MS,
     callGraceMs: v.CALL_GRACE_MS,
     scheduler: v.SCHEDULER === "auto"

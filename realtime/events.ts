@@ -78,12 +78,12 @@ export function mergeTables(...tables: EventTable[]): EventMap {
   return map;
 }
 
-function formatPath(path: PropertyKey[]): string {
-  return path.map(String).join(".") || "data";
-}
-
-export function zodIssues(error: z.ZodError): Issue[] {
-  return error.issues.slice(0, 20).map((i) => ({ path: formatPath(i.path), message: i.message }));
+/** Zod issues as `{path, message}`; an empty path is the whole input, named `root`. */
+export function zodIssues(error: z.ZodError, root = "data"): Issue[] {
+  return error.issues.slice(0, 20).map((i) => ({
+    path: i.path.map(String).join(".") || root,
+    message: i.message,
+  }));
 }
 
 /** Validates `data` and runs the event's handler; throws AppError for the client. */

@@ -52,11 +52,19 @@ export class Connection implements ConnectionInfo {
     readonly socket: WebSocket,
   ) {}
 
-  /** Writes a frame unless the socket is closed or, for ephemeral frames, backed up. */
+  /** Set once the socket fell too far behind; the hub stops writing to it. */
+  slow = false;
+
+  /**
+   * Writes a frame unless the socket is closed or, for ephemeral frames, backed
+   * up. Far behind, the socket is closed 4002 and marked slow: it resumes by
+   * seq after reconnecting, and its unsent backlog stops growing here.
+   */
   write(frame: string, ephemeral = false): boolean {
-    if (this.socket.readyState !== WebSocket.OPEN) return false;
+    if (this.slow || this.socket.readyState !== WebSocket.OPEN) return false;
     const buffered = this.socket.bufferedAmount;
     if (buffered > HARD_BUFFER_LIMIT) {
+      this.slow = true;
       this.socket.close(CLOSE_SLOW_CONSUMER, "Slow consumer");
       return false;
     }
@@ -125,6 +133,9 @@ export class Hub {
     for (const c of targets) {
       if (c.id === d.exceptSocket || c.userId === d.exceptUser) continue;
       if (c.write(frame, d.ephemeral)) sent++;
+      // A peer that stopped reading may not finish the close handshake for a long time:
+      // drop it from the indexes now rather than when its close event finally arrives.
+      else if (c.slow) this.remove(c);
     }
     return sent;
   }

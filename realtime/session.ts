@@ -37,6 +37,7 @@ export const CLOSE = {
 
 export const AUTH_INVALID = "Authentication error: Invalid token";
 export const AUTH_EXPIRED = "Authentication error: Token expired";
+export const TOO_MANY_SOCKETS = "Too many connections for this user";
 
 /** Invalid frames tolerated per window before the socket is closed 1008. */
 const MAX_ERRORS = 20;
@@ -55,6 +56,8 @@ export interface Lifecycle {
 
 export interface SessionDeps {
   services: Services;
+  /** Sockets one user may hold in this isolate. */
+  maxSocketsPerUser: number;
   lifecycle?: Lifecycle;
   hub: Hub;
   events: EventMap;
@@ -227,6 +230,10 @@ export class Session {
     const stored = await getUser(services.kv, user.userId);
     if (!stored || stored.disabled) return this.#refuse(AUTH_INVALID);
     if (this.#socket.readyState !== WebSocket.OPEN) return;
+    if (hub.userConnectionCount(stored.id) >= this.#deps.maxSocketsPerUser) {
+      this.#send(encodeEvent("connect_error", { message: TOO_MANY_SOCKETS }));
+      return this.#close(CLOSE.rateLimited, TOO_MANY_SOCKETS);
+    }
     clearTimeout(this.#authTimer);
     this.#conn = new Connection(this.id, stored.id, stored.role, this.#socket);
     hub.add(this.#conn);

@@ -36,7 +36,9 @@ export function authRoutes(deps: {
 
   app.post("/login", async (c) => {
     const parsed = loginSchema.safeParse(await jsonBody(c));
-    if (!parsed.success) throw invalid("Email and password are required", zodIssues(parsed.error));
+    if (!parsed.success) {
+      throw invalid("Email and password are required", zodIssues(parsed.error, "body"));
+    }
     const email = normalizeEmail(parsed.data.email);
     const ip = clientIp(c);
     // Count the attempt before the slow password check, so parallel guesses cannot all slip past.

@@ -4,9 +4,10 @@
  * - POST /api/v1/realtime/emit `{target: {userId} | {roomId} | {all: true}, event, data?}`
  * - POST /api/v1/notifications `{userId, title, message, type?, data?}`
  *
- * Events that clients rely on the server alone to send (connection and error
- * frames) cannot be emitted this way, and a broadcast to everyone must be a
- * `system:*` event.
+ * Events of the protocol's own domains (connection frames, room:, message:,
+ * typing:, presence:, notification:, call:) cannot be emitted this way: clients
+ * trust them to come from the server's logic. A broadcast to everyone must be
+ * a `system:*` event.
  */
 
 import { Hono, type MiddlewareHandler } from "hono";
@@ -23,8 +24,25 @@ import { jsonObject, text } from "../realtime/payload.ts";
 import { isEventName } from "../realtime/protocol/native.ts";
 import { type AppEnv, jsonBody, requireUser } from "./context.ts";
 
-/** Frames only the server's own protocol code may produce. */
-const RESERVED = new Set(["auth", "auth:refresh", "connected", "connect_error", "error"]);
+/**
+ * Events clients trust to come from the server's own logic: connection frames
+ * and every domain the protocol defines. Services notify through POST
+ * /api/v1/notifications (stored and counted) rather than a bare notification:new.
+ */
+const RESERVED_NAMES = new Set(["auth", "connected", "connect_error", "error", "ping"]);
+const RESERVED_PREFIXES = [
+  "auth:",
+  "room:",
+  "message:",
+  "typing:",
+  "presence:",
+  "notification:",
+  "call:",
+];
+
+function reserved(event: string): boolean {
+  return RESERVED_NAMES.has(event) || RESERVED_PREFIXES.some((p) => event.startsWith(p));
+}
 
 const emitSchema = z.object({
   target: z.union([
@@ -35,7 +53,7 @@ const emitSchema = z.object({
     z.object({ all: z.literal(true) }).strict(),
   ], { message: "target must be {userId}, {roomId} or {all: true}" }),
   event: z.string().refine(isEventName, "must be an event name such as system:maintenance")
-    .refine((e) => !RESERVED.has(e), "is reserved for the server's protocol"),
+    .refine((e) => !reserved(e), "is reserved for the server's protocol"),
   data: jsonObject(16 * 1024).default({}),
 }).refine((v) => !("all" in v.target) || v.event.startsWith("system:"), {
   message: "a broadcast to everyone must be a system:* event",
@@ -69,7 +87,7 @@ export function serviceRoutes(deps: {
 
   app.post("/realtime/emit", authenticated, serviceOnly, async (c) => {
     const parsed = emitSchema.safeParse(await jsonBody(c));
-    if (!parsed.success) throw invalid("Invalid emit request", zodIssues(parsed.error));
+    if (!parsed.success) throw invalid("Invalid emit request", zodIssues(parsed.error, "body"));
     const { target, event, data } = parsed.data;
     if ("userId" in target) realtime.emitToUser(target.userId, event, data);
     else if ("roomId" in target) realtime.emitToRoom(target.roomId, event, data);
@@ -79,7 +97,7 @@ export function serviceRoutes(deps: {
 
   app.post("/notifications", authenticated, serviceOnly, async (c) => {
     const parsed = notificationSchema.safeParse(await jsonBody(c));
-    if (!parsed.success) throw invalid("Invalid notification", zodIssues(parsed.error));
+    if (!parsed.success) throw invalid("Invalid notification", zodIssues(parsed.error, "body"));
     const { userId, ...input } = parsed.data;
     const user = await getUser(kv, userId);
     if (!user) throw notFound(`User "${userId}" not found`);

@@ -39,7 +39,7 @@ export function visitRoutes(deps: {
     const actor = c.get("user");
     if (!isStaff(actor.role)) throw forbidden("Only staff may create visits");
     const parsed = newVisitSchema.safeParse(await jsonBody(c));
-    if (!parsed.success) throw invalid("Invalid visit", zodIssues(parsed.error));
+    if (!parsed.success) throw invalid("Invalid visit", zodIssues(parsed.error, "body"));
     const input = parsed.data;
     const patient = await getUser(kv, input.patientId);
     if (!patient || patient.role !== "patient") {

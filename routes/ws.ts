@@ -9,7 +9,8 @@
 import { Hono } from "hono";
 import type { TokenService } from "../lib/tokens.ts";
 import { Session, type SessionDeps } from "../realtime/session.ts";
-import { type AppEnv, bearerToken } from "./context.ts";
+import { type AppEnv, bearerToken, clientIp } from "./context.ts";
+import type { WindowCounter } from "../lib/rate_limit.ts";
 
 /**
  * Whether a browser page at `origin` may open a socket here: listed in
@@ -36,6 +37,8 @@ export function wsRoutes(deps: {
   tokens: TokenService;
   corsOrigins: string[];
   idleTimeoutS: number;
+  /** Upgrades per client IP per window. */
+  upgrades: WindowCounter;
 }): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.get("/", async (c) => {
@@ -44,6 +47,13 @@ export function wsRoutes(deps: {
     }
     if (!originAllowed(c.req.header("origin"), c.req.header("host"), deps.corsOrigins)) {
       return c.json({ error: "Origin not allowed", code: "FORBIDDEN" }, 403);
+    }
+    if (deps.upgrades.hit(clientIp(c))) {
+      c.header("retry-after", "60");
+      return c.json(
+        { error: "Too many connection attempts; retry later", code: "RATE_LIMITED" },
+        429,
+      );
     }
     const query = new URL(c.req.url).searchParams;
     if (query.has("token") || query.has("access_token") || query.has("auth")) {
@@ -69,11 +79,15 @@ export function wsRoutes(deps: {
       }
       preAuth = result.user;
     }
-    const { socket, response } = Deno.upgradeWebSocket(c.req.raw, {
-      idleTimeout: deps.idleTimeoutS,
-    });
-    new Session(socket, deps.session, preAuth);
-    return response;
+    let upgraded: { socket: WebSocket; response: Response };
+    try {
+      upgraded = Deno.upgradeWebSocket(c.req.raw, { idleTimeout: deps.idleTimeoutS });
+    } catch {
+      // A malformed handshake (no Sec-WebSocket-Key, wrong version) is the client's error.
+      return c.json({ error: "Invalid WebSocket upgrade request", code: "INVALID_PAYLOAD" }, 400);
+    }
+    new Session(upgraded.socket, deps.session, preAuth);
+    return upgraded.response;
   });
   return app;
 }

@@ -27,6 +27,8 @@ export type ChosenStatus = "online" | "away" | "busy";
 export interface ConnEntry {
   socketId: string;
   expiresAt: number;
+  /** When the connection was last known alive (connect or heartbeat). */
+  seenAt: number;
 }
 
 export interface ExplicitStatus {
@@ -60,9 +62,13 @@ export async function putConnection(
   expiresAt: number,
   now: number,
 ): Promise<void> {
-  await kv.set(["presence_conn", userId, socketId], { socketId, expiresAt } satisfies ConnEntry, {
-    expireIn: Math.max(1000, expiresAt - now),
-  });
+  await kv.set(
+    ["presence_conn", userId, socketId],
+    { socketId, expiresAt, seenAt: now } satisfies ConnEntry,
+    {
+      expireIn: Math.max(1000, expiresAt - now),
+    },
+  );
 }
 
 /** Refreshes many connections at once (heartbeat), in commits of at most 500 writes. */
@@ -75,9 +81,13 @@ export async function refreshConnections(
   for (let i = 0; i < conns.length; i += 500) {
     const op = kv.atomic();
     for (const { userId, socketId } of conns.slice(i, i + 500)) {
-      op.set(["presence_conn", userId, socketId], { socketId, expiresAt } satisfies ConnEntry, {
-        expireIn: Math.max(1000, expiresAt - now),
-      });
+      op.set(
+        ["presence_conn", userId, socketId],
+        { socketId, expiresAt, seenAt: now } satisfies ConnEntry,
+        {
+          expireIn: Math.max(1000, expiresAt - now),
+        },
+      );
     }
     await op.commit();
   }
@@ -104,13 +114,33 @@ export async function setExplicitStatus(
   await kv.set(["presence_status", userId], status);
 }
 
+/**
+ * The user's connections at `now`: how many are alive, and the last time one
+ * of the expired ones (left by a process that died) was known alive.
+ */
+async function connections(
+  kv: Deno.Kv,
+  userId: string,
+  now: number,
+): Promise<{ live: number; expiredSeenAt: number | null }> {
+  let live = 0;
+  let expiredSeenAt: number | null = null;
+  for await (const e of kv.list<ConnEntry>({ prefix: ["presence_conn", userId] })) {
+    if (e.value.expiresAt > now) live++;
+    else expiredSeenAt = Math.max(expiredSeenAt ?? 0, e.value.seenAt ?? 0);
+  }
+  return { live, expiredSeenAt };
+}
+
 /** How many of the user's connections are alive at `now` (any isolate, any process). */
 export async function liveConnections(kv: Deno.Kv, userId: string, now: number): Promise<number> {
-  let n = 0;
-  for await (const e of kv.list<ConnEntry>({ prefix: ["presence_conn", userId] })) {
-    if (e.value.expiresAt > now) n++;
-  }
-  return n;
+  return (await connections(kv, userId, now)).live;
+}
+
+function latest(stored: string | null, seenAt: number | null): string | null {
+  if (seenAt === null) return stored;
+  const iso = new Date(seenAt).toISOString();
+  return stored === null || stored < iso ? iso : stored;
 }
 
 function derive(live: number, explicit: ExplicitStatus | null, inCall: boolean): PresenceState {
@@ -137,18 +167,21 @@ export async function reconcile(
   now: number,
 ): Promise<PresenceState | null> {
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const [live, explicit, published, inCall] = await Promise.all([
-      liveConnections(kv, userId, now),
+    const [conns, explicit, published, inCall, lastSeen] = await Promise.all([
+      connections(kv, userId, now),
       kv.get<ExplicitStatus>(["presence_status", userId]),
       kv.get<PresenceState>(["presence_state", userId]),
       kv.get(inCallKey(userId)),
+      kv.get<string>(["presence_last_seen", userId]),
     ]);
-    const next = derive(live, explicit.value, inCall.versionstamp !== null);
+    const next = derive(conns.live, explicit.value, inCall.versionstamp !== null);
     if (same(published.value, next)) return null;
     const op = kv.atomic().check(published).set(["presence_state", userId], next);
     if (next.status === "offline") {
-      op.delete(["presence_online", userId])
-        .set(["presence_last_seen", userId], new Date(now).toISOString());
+      // A closed socket recorded its own time; a dead process's sockets were last seen at their
+      // last heartbeat, not when the sweep noticed.
+      const seen = latest(lastSeen.value, conns.expiredSeenAt) ?? new Date(now).toISOString();
+      op.delete(["presence_online", userId]).set(["presence_last_seen", userId], seen);
     } else {
       op.set(["presence_online", userId], true);
     }
@@ -158,9 +191,9 @@ export async function reconcile(
 }
 
 /** Users whose published state is not offline: the ones a sweep must look at. */
-export async function listOnline(kv: Deno.Kv, limit = 10_000): Promise<string[]> {
+export async function listOnline(kv: Deno.Kv): Promise<string[]> {
   const ids: string[] = [];
-  for await (const e of kv.list({ prefix: ["presence_online"] }, { limit })) {
+  for await (const e of kv.list({ prefix: ["presence_online"] })) {
     ids.push(e.key[1] as string);
   }
   return ids;
@@ -173,17 +206,19 @@ export async function getPresences(
   now: number,
 ): Promise<Presence[]> {
   return await Promise.all(userIds.map(async (userId) => {
-    const [live, explicit, lastSeen, inCall] = await Promise.all([
-      liveConnections(kv, userId, now),
+    const [conns, explicit, lastSeen, inCall] = await Promise.all([
+      connections(kv, userId, now),
       kv.get<ExplicitStatus>(["presence_status", userId]),
       kv.get<string>(["presence_last_seen", userId]),
       kv.get(inCallKey(userId)),
     ]);
-    const state = derive(live, explicit.value, inCall.versionstamp !== null);
+    const state = derive(conns.live, explicit.value, inCall.versionstamp !== null);
     return {
       userId,
       ...state,
-      lastSeen: state.status === "offline" ? lastSeen.value : new Date(now).toISOString(),
+      lastSeen: state.status === "offline"
+        ? latest(lastSeen.value, conns.expiredSeenAt)
+        : new Date(now).toISOString(),
     };
   }));
 }

@@ -58,7 +58,7 @@ Deno.test("expiresAt is checked on read and by reconcile; heartbeats extend it",
     assert.equal(await reconcile(kv, "u2", later), null);
     assert.deepEqual(await listOnline(kv), ["u2"]);
     const [seen] = await getPresences(kv, ["u1"], later);
-    assert.equal(seen.lastSeen, new Date(later).toISOString());
+    assert.equal(seen.lastSeen, new Date(T0).toISOString(), "its last heartbeat, not the sweep");
   });
 });
 

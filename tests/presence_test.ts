@@ -130,7 +130,8 @@ Deno.test("a connection that vanished without closing expires: read at once, ann
     const after = await doctor.request("presence:get", { userIds: ["patient-2"] });
     assert.equal(
       (after.presences as { lastSeen: string }[])[0].lastSeen,
-      new Date(clock.now()).toISOString(),
+      new Date(clock.now() - 45_001).toISOString(),
+      "last seen when the dead process last wrote its entry, not when the sweep noticed",
     );
     await srv.app.presence.sweep();
     await doctor.sync();

@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { startServer, type TestServer, type WsClient } from "./harness.ts";
+import { startServer, type TestServer, waitFor, WsClient } from "./harness.ts";
 import { RawWs } from "./raw_ws.ts";
 
 const ROOM = "visit:visit-123";
@@ -112,6 +112,19 @@ Deno.test("row 7: a huge message sent as fragments closes 1009 and the server ke
     raw.close();
     await c.sync();
   }, { MAX_FRAME_BYTES: "65536" });
+});
+
+Deno.test("a malformed upgrade handshake gets 400, not a server error", async () => {
+  const srv = await startServer();
+  try {
+    const res = await fetch(`${srv.url}/ws`, {
+      headers: { upgrade: "websocket", connection: "Upgrade" }, // no Sec-WebSocket-Key
+    });
+    assert.equal(res.status, 400);
+    assert.equal((await res.json()).code, "INVALID_PAYLOAD");
+  } finally {
+    await srv.close();
+  }
 });
 
 Deno.test("row 8: binary frames get INVALID_PAYLOAD and the socket stays open", async () => {
@@ -237,5 +250,51 @@ Deno.test("rows 24-26: other patients' rooms and topic publishing are refused; t
     const wrongType = await c.request("room:join", { roomId: ROOM, roomType: "chat" });
     assert.equal(wrongType.code, "INVALID_PAYLOAD");
     await c.sync();
+  });
+});
+
+Deno.test("row 16: a user's socket cap and an IP's upgrade rate are enforced", async () => {
+  const srv = await startServer({ env: { MAX_SOCKETS_PER_USER: "2", WS_UPGRADES_PER_MIN: "4" } });
+  try {
+    await srv.connect("patient@example.com");
+    await srv.connect("patient@example.com");
+    const third = await WsClient.open(srv.wsUrl);
+    const reply = await third.auth(await srv.login("patient@example.com"));
+    assert.deepEqual(reply, {
+      event: "connect_error",
+      data: { message: "Too many connections for this user" },
+    });
+    assert.equal((await third.closed).code, 4429);
+    // Other users are not affected by one user's cap...
+    await srv.connect("doctor@example.com");
+    // ...but that was the 4th upgrade from this IP within the minute: the 5th is refused.
+    const res = await fetch(`${srv.url}/ws`, {
+      headers: { upgrade: "websocket", connection: "Upgrade" },
+    });
+    assert.equal(res.status, 429);
+    assert.equal(res.headers.get("retry-after"), "60");
+    assert.equal((await res.json()).code, "RATE_LIMITED");
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("row 17: a consumer that never reads is closed as slow; the server stops buffering for it", async () => {
+  await withPatient(async (srv, c) => {
+    const port = Number(new URL(srv.url).port);
+    const raw = await RawWs.open(port, await srv.login("patient2@example.com"));
+    await waitFor(
+      () => srv.app.hub.userConnectionCount("patient-2") === 1,
+      "raw socket registered",
+    );
+    // The raw client never reads again: push 100 KB events until the hub gives up on it.
+    const chunk = { pad: "x".repeat(100_000) };
+    for (let i = 0; i < 2000 && srv.app.hub.userConnectionCount("patient-2") > 0; i++) {
+      srv.app.realtime.emitToUser("patient-2", "system:bulk", chunk);
+      if (i % 20 === 19) await new Promise((r) => setTimeout(r, 0)); // let the socket flush
+    }
+    assert.equal(srv.app.hub.userConnectionCount("patient-2"), 0, "slow consumer dropped");
+    raw.close();
+    await c.sync(); // everyone else is fine
   });
 });
