@@ -148,3 +148,31 @@ export async function assertMaySeePresence(
     issues: refused.map((i) => ({ path: `userIds.${i}`, message: "not visible to you" })),
   });
 }
+
+export const CALL_ACCESS_DENIED = "Call access denied";
+
+/**
+ * Calls: between users who share a visit, or between two staff members; with
+ * a `visitId`, both must be on that visit. Services and disabled accounts
+ * cannot be called.
+ */
+export async function assertMayCall(
+  kv: Deno.Kv,
+  actor: Actor,
+  calleeId: string,
+  visitId?: string,
+): Promise<void> {
+  const callee = await getUser(kv, calleeId);
+  if (!callee || callee.disabled || callee.role === "service") throw forbidden(CALL_ACCESS_DENIED);
+  if (visitId !== undefined) {
+    const visit = await getVisit(kv, visitId);
+    if (
+      !visit || !isVisitParticipant(visit, actor.userId) || !isVisitParticipant(visit, calleeId)
+    ) {
+      throw forbidden(CALL_ACCESS_DENIED);
+    }
+    return;
+  }
+  if (isStaff(actor.role) && isStaff(callee.role)) return;
+  if (!await shareVisit(kv, actor.userId, calleeId)) throw forbidden(CALL_ACCESS_DENIED);
+}

@@ -30,15 +30,11 @@ import {
 } from "../store/calls.ts";
 import { buildNotification, type Notification } from "../store/notifications.ts";
 import { liveConnections } from "../store/presence.ts";
-import { getUser, isStaff } from "../store/users.ts";
-import { getVisit, isVisitParticipant, shareVisit } from "../store/visits.ts";
-import type { Actor } from "./access.ts";
+import { type Actor, assertMayCall, CALL_ACCESS_DENIED } from "./access.ts";
 import type { Emitter } from "./emit.ts";
 import type { ConnectionInfo } from "./hub.ts";
 import { notificationView } from "./notify.ts";
 import type { Job, Scheduler } from "./scheduler.ts";
-
-export const CALL_ACCESS_DENIED = "Call access denied";
 
 /** The caller: who and on which socket. */
 export interface CallActor extends Actor {
@@ -76,7 +72,7 @@ export class CallService {
         message: "is your own id",
       }]);
     }
-    await this.#assertMayCall(actor, input.recipientId, input.visitId);
+    await assertMayCall(kv, actor, input.recipientId, input.visitId);
     for (let attempt = 0; attempt < 5; attempt++) {
       const now = clock.now();
       const call: Call = {
@@ -398,25 +394,5 @@ export class CallService {
 
   #nowIso(): string {
     return new Date(this.#d.clock.now()).toISOString();
-  }
-
-  /** Visit-linked users (or two staff) may call; with a visitId both must be on that visit. */
-  async #assertMayCall(actor: Actor, calleeId: string, visitId?: string): Promise<void> {
-    const { kv } = this.#d;
-    const callee = await getUser(kv, calleeId);
-    if (!callee || callee.disabled || callee.role === "service") {
-      throw forbidden(CALL_ACCESS_DENIED);
-    }
-    if (visitId !== undefined) {
-      const visit = await getVisit(kv, visitId);
-      if (
-        !visit || !isVisitParticipant(visit, actor.userId) || !isVisitParticipant(visit, calleeId)
-      ) {
-        throw forbidden(CALL_ACCESS_DENIED);
-      }
-      return;
-    }
-    if (isStaff(actor.role) && isStaff(callee.role)) return;
-    if (!await shareVisit(kv, actor.userId, calleeId)) throw forbidden(CALL_ACCESS_DENIED);
   }
 }
