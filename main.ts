@@ -187,6 +187,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       session: {
         services,
         maxSocketsPerUser: config.maxSocketsPerUser,
+        rates: config.rates,
         lifecycle,
         hub,
         events,

@@ -59,6 +59,10 @@ const schema = z.object({
   WS_IDLE_TIMEOUT_S: intIn(5, 600).default(30),
   PRESENCE_TTL_S: intIn(5, 600).default(45),
   MAX_SOCKETS_PER_USER: intIn(1, 1000).default(20),
+  MESSAGE_RATE_PER_S: intIn(1, 10_000).default(10),
+  MESSAGE_BURST: intIn(1, 10_000).default(20),
+  EVENT_RATE_PER_S: intIn(1, 10_000).default(30),
+  EVENT_BURST: intIn(1, 10_000).default(60),
   WS_UPGRADES_PER_MIN: intIn(1, 100_000).default(120),
   CALL_RING_TIMEOUT_MS: intIn(100, 600_000).default(30_000),
   CALL_GRACE_MS: intIn(100, 600_000).default(15_000),
@@ -102,6 +106,8 @@ export interface Config {
   wsIdleTimeoutS: number;
   /** Sockets one user may hold in one isolate; more are refused (close 4429). */
   maxSocketsPerUser: number;
+  /** Per-socket token buckets: message:send, and all other events. */
+  rates: Record<"message" | "default", { burst: number; perSecond: number }>;
   /** WebSocket upgrades one IP may make per minute; more get HTTP 429. */
   wsUpgradesPerMin: number;
   /** How long a connection's presence entry lives without a heartbeat. */
@@ -157,6 +163,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     wsIdleTimeoutS: v.WS_IDLE_TIMEOUT_S,
     presenceTtlS: v.PRESENCE_TTL_S,
     maxSocketsPerUser: v.MAX_SOCKETS_PER_USER,
+    rates: {
+      message: { burst: v.MESSAGE_BURST, perSecond: v.MESSAGE_RATE_PER_S },
+      default: { burst: v.EVENT_BURST, perSecond: v.EVENT_RATE_PER_S },
+    },
     wsUpgradesPerMin: v.WS_UPGRADES_PER_MIN,
     callRingTimeoutMs: v.CALL_RING_TIMEOUT_MS,
     callGraceMs: v.CALL_GRACE_MS,

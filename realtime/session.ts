@@ -58,6 +58,8 @@ export interface SessionDeps {
   services: Services;
   /** Sockets one user may hold in this isolate. */
   maxSocketsPerUser: number;
+  /** Token buckets per socket: message:send, and every other event. */
+  rates: Record<"message" | "default", { burst: number; perSecond: number }>;
   lifecycle?: Lifecycle;
   hub: Hub;
   events: EventMap;
@@ -99,8 +101,8 @@ export class Session {
     this.#errors = new WindowCounter(MAX_ERRORS, WINDOW_MS, clock);
     this.#limited = new WindowCounter(MAX_LIMITED, WINDOW_MS, clock);
     this.#buckets = {
-      message: new TokenBucket(20, 10, clock),
-      default: new TokenBucket(60, 30, clock),
+      message: new TokenBucket(deps.rates.message.burst, deps.rates.message.perSecond, clock),
+      default: new TokenBucket(deps.rates.default.burst, deps.rates.default.perSecond, clock),
     };
     socket.onopen = () => {
       if (preAuth) this.#enqueue(() => this.#authenticate(preAuth));

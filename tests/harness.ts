@@ -136,6 +136,8 @@ export async function waitFor(condition: () => boolean, what: string, ms = 3000)
 /** A WebSocket client that records every frame and lets tests await specific ones. */
 export class WsClient {
   readonly frames: Frame[] = [];
+  /** Sees every frame first; returning false drops it (long runs that must not keep frames). */
+  onEvent?: (frame: Frame) => boolean;
   readonly closed: Promise<CloseEvent>;
   #ws: WebSocket;
   #waiters: Waiter[] = [];
@@ -146,6 +148,7 @@ export class WsClient {
     this.closed = new Promise((resolve) => ws.addEventListener("close", resolve));
     ws.addEventListener("message", (e) => {
       const frame = JSON.parse(String(e.data)) as Frame;
+      if (this.onEvent?.(frame) === false) return;
       this.frames.push(frame);
       for (const w of [...this.#waiters]) {
         if (w.match(frame)) {
