@@ -18,7 +18,7 @@ import { WindowCounter } from "./lib/rate_limit.ts";
 import { ulidFactory } from "./lib/ulid.ts";
 import { type Bus, ChannelBus } from "./realtime/bus.ts";
 import { createEmitter, type Emitter } from "./realtime/emit.ts";
-import { mergeTables } from "./realtime/events.ts";
+import { type EventMap, mergeTables } from "./realtime/events.ts";
 import { installRealtimeApi, type RealtimeApi } from "./realtime/api.ts";
 import { callEvents } from "./realtime/handlers/calls.ts";
 import { CallService } from "./realtime/calls.ts";
@@ -35,6 +35,7 @@ import { createNotifier } from "./realtime/notify.ts";
 import { PresenceService } from "./realtime/presence.ts";
 import { authRoutes } from "./routes/auth.ts";
 import { type AppEnv, errorResponse } from "./routes/context.ts";
+import { docsRoutes } from "./routes/docs.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { serviceRoutes } from "./routes/realtime.ts";
 import { staticRoutes } from "./routes/static.ts";
@@ -68,6 +69,8 @@ export interface App {
   fetch: (req: Request, info?: Deno.ServeHandlerInfo) => Response | Promise<Response>;
   hub: Hub;
   emitter: Emitter;
+  /** The merged event table this app dispatches. */
+  events: EventMap;
   presence: PresenceService;
   calls: CallService;
   scheduler: Scheduler;
@@ -170,6 +173,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   app.route("/api/v1/auth", authRoutes({ kv, tokens, clock, log }));
   app.route("/api/v1/visits", visitRoutes({ kv, tokens, clock, newId }));
   app.route("/api/v1", serviceRoutes({ kv, tokens, realtime }));
+  app.route("/api/docs", docsRoutes(events));
   app.route(
     "/health",
     healthRoutes({
@@ -210,6 +214,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     fetch: (req, info) => app.fetch(req, { remoteAddr: info?.remoteAddr }),
     hub,
     emitter,
+    events,
     presence,
     calls,
     scheduler,

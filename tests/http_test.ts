@@ -229,3 +229,37 @@ Deno.test("without DEMO_DATA no demo accounts or visit exist", async () => {
     await srv.close();
   }
 });
+
+Deno.test("GET /api/docs describes every event from the live table; the protocol document is served", async () => {
+  const srv = await startServer();
+  try {
+    const res = await get(srv, "/api/docs");
+    assert.equal(res.status, 200);
+    const docs = await res.json();
+    const names = Object.keys(docs.events);
+    for (
+      const name of [
+        "room:join",
+        "message:send",
+        "presence:get",
+        "notification:list",
+        "call:signal",
+      ]
+    ) {
+      assert.ok(names.includes(name), name);
+    }
+    assert.equal(names.length, srv.app.events.size);
+    const send = docs.events["message:send"];
+    assert.equal(send.ack, true);
+    assert.equal(send.rateLimit, "message");
+    assert.equal(send.schema.type, "object");
+    assert.ok("message" in send.schema.properties);
+    assert.equal(docs.closeCodes["4401"], "authentication failed or token expired");
+    const md = await get(srv, "/api/docs/protocol.md");
+    assert.equal(md.status, 200);
+    assert.match(md.headers.get("content-type") ?? "", /markdown/);
+    assert.match(await md.text(), /wire protocol/);
+  } finally {
+    await srv.close();
+  }
+});

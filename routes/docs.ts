@@ -1,0 +1,81 @@
+/**
+ * @module
+ * GET /api/docs: a machine-readable reference built from the live event table
+ * (so it cannot drift from what the server accepts): every client event with
+ * its ack flag, rate-limit class and JSON Schema, the HTTP endpoints, and the
+ * error and close codes. GET /api/docs/protocol.md serves docs/PROTOCOL.md.
+ */
+
+import { Hono } from "hono";
+import { z } from "zod";
+import type { EventMap } from "../realtime/events.ts";
+import type { AppEnv } from "./context.ts";
+
+const ENDPOINTS = [
+  { method: "POST", path: "/api/v1/auth/login", auth: "none" },
+  { method: "GET", path: "/api/v1/auth/me", auth: "bearer" },
+  { method: "POST", path: "/api/v1/visits", auth: "bearer (doctor, nurse, admin)" },
+  { method: "GET", path: "/api/v1/visits/:id", auth: "bearer (visit participants, admin)" },
+  { method: "POST", path: "/api/v1/notifications", auth: "bearer (admin, service)" },
+  { method: "POST", path: "/api/v1/realtime/emit", auth: "bearer (admin, service)" },
+  { method: "GET", path: "/health", auth: "none" },
+  { method: "GET", path: "/ws", auth: "auth frame or Authorization header" },
+];
+
+const CLOSE_CODES = {
+  1001: "server shutting down: reconnect and resume",
+  1008: "too many invalid frames",
+  1009: "frame too large",
+  4002: "slow consumer: reconnect and resume",
+  4401: "authentication failed or token expired",
+  4408: "no authentication in time",
+  4429: "rate-limit abuse, or too many sockets for this user",
+};
+
+const ERROR_CODES = [
+  "UNAUTHENTICATED",
+  "TOKEN_EXPIRED",
+  "FORBIDDEN",
+  "NOT_FOUND",
+  "INVALID_PAYLOAD",
+  "UNKNOWN_EVENT",
+  "RATE_LIMITED",
+  "CONFLICT",
+  "BUSY",
+  "PAYLOAD_TOO_LARGE",
+  "INTERNAL",
+];
+
+export function docsRoutes(events: EventMap): Hono<AppEnv> {
+  const reference = {
+    protocol: "/api/docs/protocol.md",
+    frames: {
+      request: '{"event": string, "data": object, "id"?: integer}',
+      ack: '{"ack": integer, "data": {"success": boolean, ...}}',
+      event: '{"event": string, "data": object}',
+      auth: '{"event": "auth", "data": {"token": string}} as the first frame',
+    },
+    endpoints: ENDPOINTS,
+    events: Object.fromEntries(
+      [...events].map(([name, def]) => [name, {
+        ack: def.ack,
+        rateLimit: def.limit ?? "default",
+        schema: z.toJSONSchema(def.schema, { unrepresentable: "any", io: "input" }),
+      }]),
+    ),
+    errorCodes: ERROR_CODES,
+    closeCodes: CLOSE_CODES,
+  };
+  let protocol: Promise<string | null> | undefined;
+  const app = new Hono<AppEnv>();
+  app.get("/", (c) => c.json(reference));
+  app.get("/protocol.md", async (c) => {
+    protocol ??= Deno.readTextFile(new URL("../docs/PROTOCOL.md", import.meta.url)).catch(() =>
+      null
+    );
+    const text = await protocol;
+    if (text === null) return c.json({ error: "Not found", code: "NOT_FOUND" }, 404);
+    return c.body(text, 200, { "content-type": "text/markdown; charset=utf-8" });
+  });
+  return app;
+}
