@@ -30,6 +30,7 @@ import { roomEvents } from "./realtime/handlers/rooms.ts";
 import { systemEvents } from "./realtime/handlers/system.ts";
 import { typingEvents } from "./realtime/handlers/typing.ts";
 import { Hub } from "./realtime/hub.ts";
+import { RevocationWatcher } from "./realtime/revocations.ts";
 import type { Lifecycle } from "./realtime/session.ts";
 import { createNotifier } from "./realtime/notify.ts";
 import { PresenceService } from "./realtime/presence.ts";
@@ -209,6 +210,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
 
   presence.start();
   scheduler.start((job) => calls.onJob(job));
+  const revocations = new RevocationWatcher({ kv, hub, log });
+  await revocations.start();
   const uninstall = installRealtimeApi(realtime);
   return {
     fetch: (req, info) => app.fetch(req, { remoteAddr: info?.remoteAddr }),
@@ -223,7 +226,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     async shutdown() {
       stopping = true;
       uninstall();
-      const stopped = Promise.all([presence.stop(), scheduler.stop()]);
+      const stopped = Promise.all([presence.stop(), scheduler.stop(), revocations.stop()]);
       hub.closeAll(1001, "Server shutting down");
       await stopped;
       bus.close();

@@ -140,6 +140,19 @@ export class Hub {
     return sent;
   }
 
+  /** Closes every socket of one user in this isolate; returns how many. */
+  closeUser(userId: string, code: number, reason: string): number {
+    const conns = [...this.#byUser.get(userId) ?? []];
+    for (const c of conns) {
+      try {
+        c.socket.close(code, reason);
+      } catch {
+        // Already closing.
+      }
+    }
+    return conns.length;
+  }
+
   /** Closes every socket (shutdown: 1001, clients reconnect and resume). */
   closeAll(code: number, reason: string): void {
     for (const c of this.#byId.values()) {

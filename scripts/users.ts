@@ -6,6 +6,8 @@
  *
  *   deno task users add --email dr.lee@clinic.example --name "Dr. Lee" --role doctor
  *   deno task users list
+ *   deno task users disable dr.lee@clinic.example   # also ends their open sessions within ~1 s
+ *   deno task users enable dr.lee@clinic.example
  *
  * The password is read from the USER_PASSWORD environment variable or, when
  * unset, prompted for on the terminal; it is never taken from the command
@@ -17,11 +19,12 @@ import { z } from "zod";
 import { AppError } from "../lib/errors.ts";
 import { idSchema } from "../store/ids.ts";
 import { openKv } from "../store/open.ts";
-import { createUser, roleSchema, type User } from "../store/users.ts";
+import { createUser, getUserByEmail, roleSchema, setDisabled, type User } from "../store/users.ts";
 
 const USAGE = `usage:
   deno task users add --email EMAIL --name NAME --role patient|doctor|nurse|admin|service [--id ID]
   deno task users list
+  deno task users disable|enable EMAIL
 Password: USER_PASSWORD env var, or typed at the prompt (at least 12 characters).`;
 
 const addSchema = z.object({
@@ -66,6 +69,13 @@ async function main(args: string[]): Promise<void> {
         const u = e.value;
         console.log(`${u.id}\t${u.role}\t${u.email}\t${u.disabled ? "disabled" : "active"}`);
       }
+      return;
+    }
+    if (command === "disable" || command === "enable") {
+      const user = rest[0] ? await getUserByEmail(kv, rest[0]) : null;
+      if (!user) fail(rest[0] ? `No user with email ${rest[0]}` : USAGE);
+      await setDisabled(kv, user.id, command === "disable", new Date());
+      console.log(`${command}d ${user.id} (${user.email})`);
       return;
     }
     if (command !== "add") fail(USAGE);

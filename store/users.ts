@@ -5,12 +5,13 @@
  * Keys:
  * - `["users", userId]` -> {@linkcode User} (with the password hash)
  * - `["users_by_email", normalizedEmail]` -> userId
+ * - `["session_revocations_head"]` -> seq; `["session_revocations", seq]` -> {@linkcode Revocation}
  *
  * Emails are unique (checked atomically on create) and compared lower-cased.
  */
 
 import { z } from "zod";
-import { conflict } from "../lib/errors.ts";
+import { AppError, conflict } from "../lib/errors.ts";
 import { dummyHash, hashPassword, verifyPassword } from "./password.ts";
 import { isId } from "./ids.ts";
 
@@ -97,4 +98,59 @@ export async function authenticate(
   const user = await getUserByEmail(kv, email);
   const ok = await verifyPassword(password, user?.passwordHash ?? await dummyHash());
   return ok && user && !user.disabled ? toPublic(user) : null;
+}
+
+/** One account whose sessions must end: written when an account is disabled. */
+export interface Revocation {
+  seq: number;
+  userId: string;
+  at: string;
+}
+
+const REVOCATION_HEAD = ["session_revocations_head"];
+/** Revocation entries are only needed until every isolate has polled them. */
+const REVOCATION_TTL_MS = 24 * 3600 * 1000;
+
+/**
+ * Enables or disables an account. Disabling also appends to the revocation
+ * log (`["session_revocations", seq]`, head at `["session_revocations_head"]`)
+ * in the same commit, which every server isolate polls to close the user's
+ * sockets. NOT_FOUND if there is no such user.
+ */
+export async function setDisabled(
+  kv: Deno.Kv,
+  userId: string,
+  disabled: boolean,
+  now: Date,
+): Promise<PublicUser> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const [user, head] = await kv.getMany<[User, number]>([["users", userId], REVOCATION_HEAD]);
+    if (user.value === null) throw new AppError("NOT_FOUND", `User "${userId}" not found`);
+    const next = { ...user.value, disabled };
+    const op = kv.atomic().check(user).set(["users", userId], next);
+    if (disabled) {
+      const seq = (head.value ?? 0) + 1;
+      const entry: Revocation = { seq, userId, at: now.toISOString() };
+      op.check(head).set(REVOCATION_HEAD, seq)
+        .set(["session_revocations", seq], entry, { expireIn: REVOCATION_TTL_MS });
+    }
+    if ((await op.commit()).ok) return toPublic(next);
+  }
+  throw conflict(`Cannot update user "${userId}": too many concurrent changes`, true);
+}
+
+/** The revocation log's head (0 when empty). */
+export async function revocationHead(kv: Deno.Kv): Promise<number> {
+  return (await kv.get<number>(REVOCATION_HEAD)).value ?? 0;
+}
+
+/** Revocations after `seq`, oldest first. */
+export async function revocationsSince(kv: Deno.Kv, seq: number): Promise<Revocation[]> {
+  const out: Revocation[] = [];
+  const iter = kv.list<Revocation>({
+    start: ["session_revocations", seq + 1],
+    end: ["session_revocations", Number.MAX_SAFE_INTEGER],
+  });
+  for await (const e of iter) out.push(e.value);
+  return out;
 }
