@@ -5,8 +5,11 @@
  * through the UI, join the visit room, page through history, see each other's
  * typing and messages, survive a server-side disconnect by resuming with
  * `since`, and reload history. Hostile message text must stay literal text.
- * A second test drives static/client.js directly in the page: refused token,
- * queued-request timeout, refreshToken, refusals as acks, close.
+ * A second test covers presence, notifications (read on one tab clears the
+ * badge on the other) and a real WebRTC video call between the two pages with
+ * Chromium's fake camera and microphone. A third drives static/client.js
+ * directly in the page: refused token, queued-request timeout, refreshToken,
+ * refusals as acks, close.
  *
  * Uses the system's /usr/bin/chromium (never downloads one). Skipped where it
  * is missing, except in CI (CI=true), which installs it and must run this.
@@ -25,6 +28,7 @@ const SEEDED = 25;
 const HOSTILE = "Look: <img src=x onerror=alert(1)> & <b>bold</b>";
 const WAIT_MS = 10_000;
 const SCREENSHOT = "/tmp/telehealth_browser_test.png";
+const CALL_SCREENSHOT = "/tmp/telehealth_browser_call.png";
 
 function chromiumInstalled(): boolean {
   try {
@@ -71,6 +75,48 @@ async function joinVisit(page: Page): Promise<void> {
   await page.locator("#room-info", { hasText: `In ${ROOM}.` }).waitFor();
 }
 
+/** Waits until `page` shows `userId` with presence `status` (data-status of the row). */
+async function presenceOf(page: Page, userId: string, status: string): Promise<void> {
+  await page.locator(`#presence-list li[data-user-id="${userId}"][data-status="${status}"]`)
+    .waitFor();
+}
+
+/** Waits for the call panel's state (data-state of #call-state). */
+async function callState(page: Page, state: string): Promise<void> {
+  await page.locator(`#call-state[data-state="${state}"]`).waitFor();
+}
+
+/** What the page callbacks read of a <video> (tests type-check without the DOM library). */
+interface VideoElement {
+  srcObject: { getTracks(): { kind: string; readyState: string }[] } | null;
+  videoWidth: number;
+  muted: boolean;
+}
+
+/** Waits until the remote <video> plays a MediaStream with live audio and video from the peer. */
+async function remoteMediaFlows(page: Page): Promise<void> {
+  const handle = await page.locator("#remote-video").elementHandle();
+  try {
+    await page.waitForFunction((el) => {
+      const video = el as unknown as VideoElement;
+      const tracks = video.srcObject?.getTracks() ?? [];
+      const live = tracks.filter((t) => t.readyState === "live").map((t) => t.kind);
+      // videoWidth > 0: frames were decoded, not only negotiated.
+      return live.includes("audio") && live.includes("video") && video.videoWidth > 0;
+    }, handle);
+  } finally {
+    await handle?.dispose();
+  }
+}
+
+/** The srcObject of each <video> of the call panel: null, or the number of its tracks. */
+function videoTracks(page: Page): Promise<(number | null)[]> {
+  return page.$$eval(
+    "#call-panel video",
+    (els) => els.map((el) => (el as unknown as VideoElement).srcObject?.getTracks().length ?? null),
+  );
+}
+
 /** Seq numbers of the rendered messages, top to bottom. */
 function seqs(page: Page): Promise<number[]> {
   return page.$$eval("#messages > li", (lis) => lis.map((li) => Number(li.dataset.seq)));
@@ -96,6 +142,9 @@ const LAUNCH_ARGS = [
   "--disable-background-networking",
   "--disable-component-update",
   "--disable-sync",
+  // getUserMedia without a prompt, fed by a generated test pattern and tone.
+  "--use-fake-ui-for-media-stream",
+  "--use-fake-device-for-media-stream",
 ];
 
 /**
@@ -231,6 +280,148 @@ Deno.test({
         Array.from({ length: PAGE_SIZE }, (_, i) => SEEDED + 2 - PAGE_SIZE + 1 + i),
       );
       assert.equal(await patient.locator("img").count(), 0);
+
+      assert.deepEqual(problems, []);
+    }),
+});
+
+Deno.test({
+  name: "browser client: presence, notifications, a WebRTC video call between two pages",
+  ignore: !hasChromium && Deno.env.get("CI") !== "true",
+  fn: () =>
+    withBrowser(async (context, srv) => {
+      const problems: string[] = [];
+      const doctor = context.pages()[0] ?? await context.newPage();
+      const patient = await context.newPage();
+      const patientTab2 = await context.newPage();
+      watch(doctor, "doctor", problems);
+      watch(patient, "patient", problems);
+      watch(patientTab2, "patient tab 2", problems);
+
+      // The doctor is alone in the visit room and watches patient-1 by id: offline.
+      await signIn(doctor, srv, "doctor@example.com");
+      await joinVisit(doctor);
+      await presenceOf(doctor, "doctor-1", "online");
+      await doctor.getByLabel("Watch user id").fill("patient-1");
+      await doctor.getByRole("button", { name: "Watch", exact: true }).click();
+      await presenceOf(doctor, "patient-1", "offline");
+      assert.equal(await doctor.getByLabel("Call user id").inputValue(), "");
+
+      // The patient connects (online on the doctor's page) and joins: the doctor's default
+      // callee becomes the other participant.
+      await signIn(patient, srv, "patient@example.com");
+      await presenceOf(doctor, "patient-1", "online");
+      await joinVisit(patient);
+      await doctor.locator("#room-info", { hasText: "patient-1 (patient)" }).waitFor();
+      assert.equal(await doctor.getByLabel("Call user id").inputValue(), "patient-1");
+      assert.equal(await patient.getByLabel("Call user id").inputValue(), "doctor-1");
+      await presenceOf(patient, "doctor-1", "online");
+
+      // A custom status set by the doctor reaches the patient's page as text.
+      await doctor.bringToFront();
+      await doctor.getByLabel("My status").selectOption("away");
+      await doctor.getByLabel("Custom status").fill("<i>back soon</i>");
+      await doctor.getByRole("button", { name: "Set", exact: true }).click();
+      await presenceOf(patient, "doctor-1", "away");
+      const doctorRow = patient.locator('#presence-list li[data-user-id="doctor-1"]');
+      assert.equal(await doctorRow.locator(".custom-status").textContent(), "“<i>back soon</i>”");
+      assert.equal(await doctorRow.locator("i").count(), 0);
+      await doctor.getByLabel("My status").selectOption("online");
+      await doctor.getByLabel("Custom status").fill("");
+      await doctor.getByRole("button", { name: "Set", exact: true }).click();
+      await presenceOf(patient, "doctor-1", "online");
+
+      // A notification pushed by the server shows on both of the patient's tabs; reading it on
+      // one clears the badge on both (notification:read reaches the other tab).
+      await signIn(patientTab2, srv, "patient@example.com");
+      await srv.app.realtime.notifyUser("patient-1", {
+        title: "Lab results",
+        message: "Your results are <b>ready</b>",
+      });
+      for (const page of [patient, patientTab2]) {
+        await page.locator('#notification-badge[data-count="1"]').waitFor();
+        await page.locator("#notifications li.unread", { hasText: "Lab results" }).waitFor();
+      }
+      const note = patient.locator("#notifications li", { hasText: "Lab results" });
+      assert.equal(
+        await note.locator(".notification-message").textContent(),
+        "Your results are <b>ready</b>",
+      );
+      assert.equal(await note.locator("b").count(), 0);
+      await patient.bringToFront();
+      await note.click();
+      for (const page of [patient, patientTab2]) {
+        await page.locator('#notification-badge[data-count="0"]').waitFor();
+        await page.locator('#notifications li[data-read="true"]', { hasText: "Lab results" })
+          .waitFor();
+      }
+
+      // An audio call the patient declines: both sides end it and the doctor's microphone is
+      // released.
+      await doctor.bringToFront();
+      await doctor.getByRole("button", { name: "Audio call" }).click();
+      await callState(doctor, "ringing");
+      await patient.locator("#incoming-text", { hasText: "Incoming audio call from doctor-1" })
+        .waitFor();
+      await patient.bringToFront();
+      await patient.getByRole("button", { name: "Reject" }).click();
+      await callState(doctor, "rejected");
+      await callState(patient, "rejected");
+      await callState(patientTab2, "ended");
+      await patientTab2.getByRole("alertdialog").waitFor({ state: "hidden" });
+      assert.deepEqual(await videoTracks(doctor), [null, null]);
+
+      // The doctor places a video call for the visit; both patient tabs ring.
+      await doctor.bringToFront();
+      await doctor.getByRole("button", { name: "Video call" }).click();
+      await callState(doctor, "ringing");
+      for (const page of [patient, patientTab2]) {
+        await callState(page, "incoming");
+        await page.getByRole("alertdialog").waitFor();
+        assert.equal(
+          await page.locator("#incoming-text").textContent(),
+          "Incoming video call from doctor-1 for visit visit-123.",
+        );
+      }
+
+      // Answered on the first tab: the second stops ringing, media flows both ways.
+      await patient.bringToFront();
+      await patient.getByRole("button", { name: "Accept" }).click();
+      await patientTab2.getByRole("alertdialog").waitFor({ state: "hidden" });
+      await patientTab2.locator("#call-state", { hasText: "Answered on another device" })
+        .waitFor();
+      for (const page of [doctor, patient]) {
+        await page.locator('#call-panel[data-rtc="connected"]').waitFor();
+        await callState(page, "in_progress");
+        await remoteMediaFlows(page);
+        assert.equal(
+          await page.locator("#local-video").evaluate((v) => (v as unknown as VideoElement).muted),
+          true,
+          "the local video is muted",
+        );
+        // Local: the camera and microphone, remote: what the peer sends.
+        assert.deepEqual(await videoTracks(page), [2, 2]);
+      }
+      await presenceOf(doctor, "patient-1", "in_call");
+      await presenceOf(doctor, "doctor-1", "in_call");
+      await presenceOf(patient, "doctor-1", "in_call");
+      assert.match(await doctor.locator("#call-state").innerText(), /video call with patient-1/);
+      await doctor.bringToFront();
+      await doctor.screenshot({ path: CALL_SCREENSHOT, fullPage: true });
+
+      // The doctor hangs up: both pages end the call and release the media (in the same task
+      // that shows the state).
+      await doctor.getByRole("button", { name: "Hang up" }).click();
+      for (const page of [doctor, patient]) {
+        await callState(page, "ended");
+        await page.locator("#call-state", { hasText: /^Call ended/ }).waitFor();
+        assert.equal(await page.locator("#call-panel").getAttribute("data-rtc"), "none");
+        assert.deepEqual(await videoTracks(page), [null, null]);
+        assert.equal(await page.getByRole("button", { name: "Hang up" }).isDisabled(), true);
+        assert.equal(await page.getByRole("button", { name: "Video call" }).isEnabled(), true);
+      }
+      await presenceOf(doctor, "patient-1", "online");
+      await presenceOf(patient, "doctor-1", "online");
 
       assert.deepEqual(problems, []);
     }),
