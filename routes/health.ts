@@ -8,6 +8,7 @@ import { Hono } from "hono";
 import type { Clock } from "../lib/clock.ts";
 import type { Logger } from "../lib/log.ts";
 import type { AppEnv } from "./context.ts";
+import { pingKv } from "../store/open.ts";
 
 export function healthRoutes(deps: {
   kv: Deno.Kv;
@@ -21,7 +22,7 @@ export function healthRoutes(deps: {
   app.get("/", async (c) => {
     let kv = "ok";
     try {
-      await deps.kv.get(["health"]);
+      await pingKv(deps.kv);
     } catch (err) {
       kv = "error";
       deps.log.error("health.kv_failed", { error: err instanceof Error ? err : String(err) });

@@ -19,7 +19,7 @@ import { z } from "zod";
 import { AppError } from "../lib/errors.ts";
 import { idSchema } from "../store/ids.ts";
 import { openKv } from "../store/open.ts";
-import { createUser, getUserByEmail, roleSchema, setDisabled, type User } from "../store/users.ts";
+import { createUser, getUserByEmail, listUsers, roleSchema, setDisabled } from "../store/users.ts";
 
 const USAGE = `usage:
   deno task users add --email EMAIL --name NAME --role patient|doctor|nurse|admin|service [--id ID]
@@ -65,8 +65,7 @@ async function main(args: string[]): Promise<void> {
   const kv = await openKv(Deno.env.get("KV_PATH") || "./data/realtime.kv");
   try {
     if (command === "list") {
-      for await (const e of kv.list<User>({ prefix: ["users"] })) {
-        const u = e.value;
+      for await (const u of listUsers(kv)) {
         console.log(`${u.id}\t${u.role}\t${u.email}\t${u.disabled ? "disabled" : "active"}`);
       }
       return;

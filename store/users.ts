@@ -100,6 +100,11 @@ export async function authenticate(
   return ok && user && !user.disabled ? toPublic(user) : null;
 }
 
+/** Every account, in id order, without password hashes. */
+export async function* listUsers(kv: Deno.Kv): AsyncGenerator<PublicUser> {
+  for await (const e of kv.list<User>({ prefix: ["users"] })) yield toPublic(e.value);
+}
+
 /** One account whose sessions must end: written when an account is disabled. */
 export interface Revocation {
   seq: number;
