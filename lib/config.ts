@@ -63,7 +63,7 @@ const schema = z.object({
   MESSAGE_BURST: intIn(1, 10_000).default(20),
   EVENT_RATE_PER_S: intIn(1, 10_000).default(30),
   EVENT_BURST: intIn(1, 10_000).default(60),
-  WS_UPGRADES_PER_MIN: intIn(1, 100_000).default(120),
+  WS_UPGRADES_PER_MIN: intIn(1, 100_000).default(600),
   CALL_RING_TIMEOUT_MS: intIn(100, 600_000).default(30_000),
   CALL_GRACE_MS: intIn(100, 600_000).default(15_000),
   SCHEDULER: z.enum(["auto", "queue", "deadline"]).default("auto"),

@@ -45,7 +45,7 @@ Deno.test("loadConfig: defaults when only JWT_SECRET is set", () => {
         message: { burst: 20, perSecond: 10 },
         default: { burst: 60, perSecond: 30 },
       },
-      wsUpgradesPerMin: 120,
+      wsUpgradesPerMin: 600,
       callRingTimeoutMs: 30_000,
       callGraceMs: 15_000,
       scheduler: "queue",
