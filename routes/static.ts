@@ -12,6 +12,15 @@ const FILES: Record<string, string> = {
   "index.html": "text/html; charset=utf-8",
   "client.js": "text/javascript; charset=utf-8",
   "app.js": "text/javascript; charset=utf-8",
+  "dom.js": "text/javascript; charset=utf-8",
+  "session.js": "text/javascript; charset=utf-8",
+  "chat.js": "text/javascript; charset=utf-8",
+  "typing.js": "text/javascript; charset=utf-8",
+  "presence.js": "text/javascript; charset=utf-8",
+  "notifications.js": "text/javascript; charset=utf-8",
+  "call.js": "text/javascript; charset=utf-8",
+  "call_state.js": "text/javascript; charset=utf-8",
+  "call_media.js": "text/javascript; charset=utf-8",
   "style.css": "text/css; charset=utf-8",
 };
 

@@ -23,7 +23,7 @@ import { startServer, type TestServer } from "./harness.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const ROOM = "visit:visit-123";
-const PAGE_SIZE = 20; // static/app.js PAGE_SIZE
+const PAGE_SIZE = 20; // static/chat.js PAGE_SIZE
 const SEEDED = 25;
 const HOSTILE = "Look: <img src=x onerror=alert(1)> & <b>bold</b>";
 const WAIT_MS = 10_000;
