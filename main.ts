@@ -131,6 +131,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   let stopping = false;
   const lifecycle: Lifecycle = {
     connected: (conn) => presence.connected(conn),
+    opened: (conn) => calls.socketOpened(conn),
     disconnected(conn) {
       presence.disconnected(conn);
       // Sockets closed by our own shutdown start no grace period: KV is about to close.

@@ -29,7 +29,7 @@ import {
   transition,
 } from "../store/calls.ts";
 import { buildNotification, type Notification } from "../store/notifications.ts";
-import { liveConnections } from "../store/presence.ts";
+import { isConnectionLive } from "../store/presence.ts";
 import { type Actor, assertMayCall, CALL_ACCESS_DENIED } from "./access.ts";
 import type { Emitter } from "./emit.ts";
 import type { ConnectionInfo } from "./hub.ts";
@@ -89,18 +89,20 @@ export class CallService {
       const created = await createCall(kv, call);
       if (created.ok) return await this.#ring(call);
 
-      const blocking = created.calleeCall ?? created.callerCall;
+      const blocking = created.callerCall ?? created.calleeCall;
       const entry = blocking ? await this.load(blocking) : null;
       if (entry && !LIVE_STATES.includes(entry.call.status)) continue; // just expired: retry
+      const other = entry?.call;
       if (
-        entry && entry.call.callerId === input.recipientId && entry.call.calleeId === actor.userId
+        other && RINGING_STATES.includes(other.status) &&
+        other.callerId === input.recipientId && other.calleeId === actor.userId
       ) {
         // Glare: they are already calling us. Answer their call instead of ringing back.
-        const accepted = await this.accept(actor, entry.call.id);
-        return { ...accepted, callId: entry.call.id };
+        const accepted = await this.accept(actor, other.id);
+        return { ...accepted, callId: other.id };
       }
-      if (created.calleeCall) throw new AppError("BUSY", "User is busy");
       if (created.callerCall) throw conflict("You are already in a call");
+      if (created.calleeCall) throw new AppError("BUSY", "User is busy");
     }
     throw conflict("Could not start the call; retry", true);
   }
@@ -113,6 +115,7 @@ export class CallService {
       calleeSocketId: actor.socketId,
     }));
     const { emitter } = this.#d;
+    await this.#watch(next);
     emitter.emit({ users: [next.callerId], sockets: [actor.socketId] }, "call:accepted", {
       callId,
     });
@@ -215,7 +218,66 @@ export class CallService {
       await this.#miss(entry);
       return;
     }
+    if (job.kind === "call:watch") return await this.#checkSockets(entry);
     await this.#graceOver(entry, job.socketId);
+  }
+
+  /**
+   * The watchdog of a live call, every CALL_GRACE_MS until it ends: a call
+   * socket that is not alive (closed, its process killed or restarted, a tab
+   * gone while another stays open) gets a grace period, then the call fails.
+   * It covers what a close event cannot: nobody closes the sockets of a killed process.
+   */
+  async #checkSockets(entry: CallEntry): Promise<void> {
+    const { call } = entry;
+    if (!CONNECTED_STATES.includes(call.status)) return;
+    const now = this.#d.clock.now();
+    const parties: [string, string | undefined][] = [
+      [call.callerId, call.callerSocketId],
+      [call.calleeId, call.calleeSocketId],
+    ];
+    for (const [userId, socketId] of parties) {
+      if (socketId && !await isConnectionLive(this.#d.kv, userId, socketId, now)) {
+        await this.#d.scheduler.schedule({
+          kind: "call:grace",
+          callId: call.id,
+          socketId,
+          dueAt: now + this.#d.graceMs,
+        });
+      }
+    }
+    await this.#watch(call);
+  }
+
+  /** Schedules the next watchdog run of a live call. */
+  async #watch(call: Call): Promise<void> {
+    await this.#d.scheduler.schedule({
+      kind: "call:watch",
+      callId: call.id,
+      dueAt: this.#d.clock.now() + this.#d.graceMs,
+    });
+  }
+
+  /**
+   * Session lifecycle: a new socket of a user with a live call hears about it
+   * at once: `call:incoming` while it rings (a device that connects late still
+   * rings), `call:active` once answered (send `call:connected` to take it over).
+   */
+  async socketOpened(conn: ConnectionInfo): Promise<void> {
+    const callId = await activeCallId(this.#d.kv, conn.userId);
+    const entry = callId ? await this.load(callId) : null;
+    if (!entry) return;
+    const { call } = entry;
+    const to = { sockets: [conn.id] };
+    if (RINGING_STATES.includes(call.status) && call.calleeId === conn.userId) {
+      this.#d.emitter.emit(to, "call:incoming", incomingView(call));
+    } else if (CONNECTED_STATES.includes(call.status)) {
+      this.#d.emitter.emit(to, "call:active", {
+        ...incomingView(call),
+        calleeId: call.calleeId,
+        status: call.status,
+      });
+    }
   }
 
   /** Session lifecycle: a call socket closed; the call survives a grace period. */
@@ -254,13 +316,7 @@ export class CallService {
       callId: call.id,
       dueAt: call.ringDeadline,
     });
-    const incoming: Record<string, unknown> = {
-      callId: call.id,
-      callerId: call.callerId,
-      callType: call.callType,
-    };
-    if (call.visitId) incoming.visitId = call.visitId;
-    emitter.emitToUser(call.calleeId, "call:incoming", incoming);
+    emitter.emitToUser(call.calleeId, "call:incoming", incomingView(call));
     const entry = await getCall(kv, call.id);
     if (entry?.call.status === "initiating") {
       const ringing = await transition(kv, entry, { ...entry.call, status: "ringing" });
@@ -275,7 +331,7 @@ export class CallService {
     const note = buildNotification({
       userId: next.calleeId,
       title: "Missed call",
-      message: `You missed a ${next.callType} call`,
+      message: next.callType === "audio" ? "You missed an audio call" : "You missed a video call",
       type: "call:missed",
       data: { callId: next.id, callerId: next.callerId, callType: next.callType },
     }, { id: `ntf_${this.#d.newId()}`, now: new Date(this.#d.clock.now()) });
@@ -301,9 +357,9 @@ export class CallService {
       : call.calleeSocketId === socketId
       ? call.calleeId
       : null;
-    // Taken over by another socket, or the user still has a live connection: the call goes on.
-    if (!party) return;
-    if (await liveConnections(this.#d.kv, party, this.#d.clock.now()) > 0) return;
+    // Taken over by another socket, or the socket came back: the call goes on.
+    if (!party || !socketId) return;
+    if (await isConnectionLive(this.#d.kv, party, socketId, this.#d.clock.now())) return;
     const next = this.#ended(call, "failed", undefined, "connection_lost");
     if (!await transition(this.#d.kv, entry, next)) return;
     this.#announceEnd(next);
@@ -395,4 +451,15 @@ export class CallService {
   #nowIso(): string {
     return new Date(this.#d.clock.now()).toISOString();
   }
+}
+
+/** `{callId, callerId, callType, visitId?}`: what a ringing device shows. */
+function incomingView(call: Call): Record<string, unknown> {
+  const view: Record<string, unknown> = {
+    callId: call.id,
+    callerId: call.callerId,
+    callType: call.callType,
+  };
+  if (call.visitId) view.visitId = call.visitId;
+  return view;
 }

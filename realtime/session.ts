@@ -50,7 +50,10 @@ const MAX_QUEUED = 64;
 
 /** What must happen when a socket becomes (or stops being) an authenticated connection. */
 export interface Lifecycle {
+  /** Before `connected` is sent (presence is written by the time the client hears it). */
   connected(conn: Connection): Promise<void>;
+  /** After `connected` was sent: state the client should hear about first thing. */
+  opened?(conn: Connection): Promise<void>;
   disconnected(conn: Connection): void;
 }
 
@@ -253,6 +256,9 @@ export class Session {
       socketId: this.id,
       userId: stored.id,
       connections: hub.size,
+    });
+    await this.#deps.lifecycle?.opened?.(this.#conn).catch((err) => {
+      services.log.error("ws.open_hook_failed", { socketId: this.id, error: describe(err) });
     });
   }
 

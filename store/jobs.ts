@@ -10,9 +10,9 @@
 import { z } from "zod";
 
 export const jobSchema = z.object({
-  kind: z.enum(["call:ring_timeout", "call:grace"]),
+  kind: z.enum(["call:ring_timeout", "call:grace", "call:watch"]),
   callId: z.string().min(1).max(64),
-  /** For call:grace, the socket whose loss started the grace period. */
+  /** For call:grace, the call socket whose loss started the grace period. */
   socketId: z.string().max(64).optional(),
   dueAt: z.number().int().nonnegative(),
 });

@@ -4,9 +4,11 @@
  * last published state that makes transitions exact.
  *
  * Keys:
- * - `["presence_conn", userId, socketId]` -> {@linkcode ConnEntry}, written with `expireIn`
- *   and refreshed by heartbeats. `expiresAt` is in the value too and checked on every read,
- *   because local SQLite KV may keep an expired entry for a while.
+ * - `["presence_conn", userId, socketId]` -> {@linkcode ConnEntry}, refreshed by heartbeats.
+ *   Liveness is `expiresAt` in the value, checked on every read. Expired entries are deleted by
+ *   the reconcile that takes the user offline (so their `seenAt` gives `lastSeen`); KV's own
+ *   expiry is only a backstop a week later, because a restarted local KV may purge expired keys
+ *   before anyone reads them.
  * - `["presence_status", userId]` -> {@linkcode ExplicitStatus} (set by the user; survives reconnects)
  * - `["presence_state", userId]` -> {@linkcode PresenceState}: what subscribers were last told
  * - `["presence_online", userId]` -> true while the published state is not offline (the sweep's list)
@@ -48,6 +50,7 @@ export interface Presence extends PresenceState {
 }
 
 const MAX_ATTEMPTS = 20;
+const BACKSTOP_MS = 7 * 24 * 3600 * 1000;
 
 /** The key store/calls.ts sets while a user is in an accepted call. */
 export function inCallKey(userId: string): Deno.KvKey {
@@ -66,7 +69,7 @@ export async function putConnection(
     ["presence_conn", userId, socketId],
     { socketId, expiresAt, seenAt: now } satisfies ConnEntry,
     {
-      expireIn: Math.max(1000, expiresAt - now),
+      expireIn: BACKSTOP_MS,
     },
   );
 }
@@ -85,7 +88,7 @@ export async function refreshConnections(
         ["presence_conn", userId, socketId],
         { socketId, expiresAt, seenAt: now } satisfies ConnEntry,
         {
-          expireIn: Math.max(1000, expiresAt - now),
+          expireIn: BACKSTOP_MS,
         },
       );
     }
@@ -122,14 +125,29 @@ async function connections(
   kv: Deno.Kv,
   userId: string,
   now: number,
-): Promise<{ live: number; expiredSeenAt: number | null }> {
+): Promise<{ live: number; expiredSeenAt: number | null; expired: Deno.AtomicCheck[] }> {
   let live = 0;
   let expiredSeenAt: number | null = null;
+  const expired: Deno.AtomicCheck[] = [];
   for await (const e of kv.list<ConnEntry>({ prefix: ["presence_conn", userId] })) {
     if (e.value.expiresAt > now) live++;
-    else expiredSeenAt = Math.max(expiredSeenAt ?? 0, e.value.seenAt ?? 0);
+    else {
+      expiredSeenAt = Math.max(expiredSeenAt ?? 0, e.value.seenAt ?? 0);
+      expired.push({ key: e.key, versionstamp: e.versionstamp });
+    }
   }
-  return { live, expiredSeenAt };
+  return { live, expiredSeenAt, expired };
+}
+
+/** Whether one connection is alive at `now`, in whatever isolate or process holds it. */
+export async function isConnectionLive(
+  kv: Deno.Kv,
+  userId: string,
+  socketId: string,
+  now: number,
+): Promise<boolean> {
+  const e = await kv.get<ConnEntry>(["presence_conn", userId, socketId]);
+  return e.value !== null && e.value.expiresAt > now;
 }
 
 /** How many of the user's connections are alive at `now` (any isolate, any process). */
@@ -182,6 +200,8 @@ export async function reconcile(
       // last heartbeat, not when the sweep noticed.
       const seen = latest(lastSeen.value, conns.expiredSeenAt) ?? new Date(now).toISOString();
       op.delete(["presence_online", userId]).set(["presence_last_seen", userId], seen);
+      // Checked, so a late heartbeat that revived one makes this commit retry instead.
+      for (const c of conns.expired.slice(0, 50)) op.check(c).delete(c.key);
     } else {
       op.set(["presence_online", userId], true);
     }

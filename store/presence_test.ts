@@ -55,6 +55,11 @@ Deno.test("expiresAt is checked on read and by reconcile; heartbeats extend it",
     assert.equal(p1.status, "offline");
     assert.equal(p2.status, "online");
     assert.deepEqual(await reconcile(kv, "u1", later), { status: "offline" });
+    assert.equal(
+      (await kv.get(["presence_conn", "u1", "s1"])).value,
+      null,
+      "expired entry removed",
+    );
     assert.equal(await reconcile(kv, "u2", later), null);
     assert.deepEqual(await listOnline(kv), ["u2"]);
     const [seen] = await getPresences(kv, ["u1"], later);

@@ -338,3 +338,83 @@ Deno.test("a dropped device can rejoin within the grace period with call:connect
     await srv.close();
   }
 });
+
+Deno.test("the watchdog fails a call whose socket vanished without a close (killed process)", async () => {
+  const srv = await startServer({ env: { CALL_GRACE_MS: "200" } });
+  try {
+    const doctor = await srv.connect("doctor@example.com");
+    const patient = await srv.connect("patient@example.com");
+    const callId = await ring(doctor, [patient]);
+    await patient.request("call:accept", { callId });
+    const call = (await getCall(srv.kv, callId))!.call;
+    // As if the patient's server process died: its connection entry stops being alive, no close.
+    await srv.kv.delete(["presence_conn", "patient-1", call.calleeSocketId!]);
+    await srv.app.calls.onJob({ kind: "call:watch", callId, dueAt: 0 });
+    const ended = await doctor.event("call:ended", 5000);
+    assert.equal(ended.reason, "connection_lost");
+    assert.equal(await status(srv, callId), "failed");
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("a call socket lost while another tab stays open still fails after the grace period", async () => {
+  const srv = await startServer({ env: { CALL_GRACE_MS: "200" } });
+  try {
+    const doctor = await srv.connect("doctor@example.com");
+    const tab1 = await srv.connect("patient@example.com");
+    const tab2 = await srv.connect("patient@example.com");
+    const callId = await ring(doctor, [tab1, tab2]);
+    await tab1.request("call:accept", { callId });
+    await tab1.close();
+    assert.equal((await doctor.event("call:ended", 5000)).reason, "connection_lost");
+    const e = await tab2.event("call:ended", 5000);
+    assert.equal(e.callId, callId);
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("the caller's socket lost while ringing: once answered, the call fails after the grace period", async () => {
+  const srv = await startServer({ env: { CALL_GRACE_MS: "200" } });
+  try {
+    const caller = await srv.connect("doctor@example.com");
+    const patient = await srv.connect("patient@example.com");
+    const callId = await ring(caller, [patient]);
+    await caller.close();
+    assert.equal((await patient.request("call:accept", { callId })).success, true);
+    const ended = await patient.event("call:ended", 5000);
+    assert.equal(ended.reason, "connection_lost");
+    assert.equal(await status(srv, callId), "failed");
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("a device that connects late rings; one that connects during a call hears call:active", async () => {
+  const srv = await startServer();
+  try {
+    const doctor = await srv.connect("doctor@example.com");
+    const first = await srv.connect("patient@example.com");
+    const callId = await ring(doctor, [first]);
+    const late = await srv.connect("patient@example.com");
+    assert.equal((await late.event("call:incoming")).callId, callId);
+    await late.request("call:accept", { callId });
+    const other = await srv.connect("doctor@example.com");
+    assert.deepEqual(await other.event("call:active"), {
+      callId,
+      callerId: "doctor-1",
+      calleeId: "patient-1",
+      callType: "video",
+      visitId: "visit-123",
+      status: "accepted",
+    });
+    // Calling the person you are already talking to is "already in a call", from either side.
+    for (const [c, to] of [[first, "doctor-1"], [doctor, "patient-1"]] as const) {
+      const r = await c.request("call:initiate", { recipientId: to, callType: "audio" });
+      assert.deepEqual(r, { success: false, error: "You are already in a call", code: "CONFLICT" });
+    }
+  } finally {
+    await srv.close();
+  }
+});
