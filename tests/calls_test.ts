@@ -35,6 +35,16 @@ async function ring(doctor: WsClient, callees: WsClient[]): Promise<string> {
   return ack.callId as string;
 }
 
+/** A server with a doctor and a patient in an accepted call (the patient's socket answered). */
+async function inCall(env: Record<string, string>) {
+  const srv = await startServer({ env });
+  const doctor = await srv.connect("doctor@example.com");
+  const patient = await srv.connect("patient@example.com");
+  const callId = await ring(doctor, [patient]);
+  assert.equal((await patient.request("call:accept", { callId })).success, true);
+  return { srv, doctor, patient, callId };
+}
+
 Deno.test("ring, accept on one tab, signal, hang up: every party sees each step once", async () => {
   const srv = await startServer();
   try {
@@ -300,12 +310,8 @@ Deno.test("the ring deadline is enforced lazily on read, before any timer or swe
 });
 
 Deno.test("a party whose every connection drops mid-call: after the grace period the call fails", async () => {
-  const srv = await startServer({ env: { CALL_GRACE_MS: "200" } });
+  const { srv, doctor, patient, callId } = await inCall({ CALL_GRACE_MS: "200" });
   try {
-    const doctor = await srv.connect("doctor@example.com");
-    const patient = await srv.connect("patient@example.com");
-    const callId = await ring(doctor, [patient]);
-    await patient.request("call:accept", { callId });
     await patient.close();
     const ended = await doctor.event("call:ended", 5000);
     assert.equal(ended.callId, callId);
@@ -319,14 +325,11 @@ Deno.test("a party whose every connection drops mid-call: after the grace period
 });
 
 Deno.test("a dropped device can rejoin within the grace period with call:connected", async () => {
-  const srv = await startServer({ env: { CALL_GRACE_MS: "300" } });
+  const call = await inCall({ CALL_GRACE_MS: "300" });
+  const { srv, doctor, callId } = call;
   try {
-    const doctor = await srv.connect("doctor@example.com");
-    let patient = await srv.connect("patient@example.com");
-    const callId = await ring(doctor, [patient]);
-    await patient.request("call:accept", { callId });
-    await patient.close();
-    patient = await srv.connect("patient@example.com");
+    await call.patient.close();
+    const patient = await srv.connect("patient@example.com");
     const rejoined = await patient.request("call:connected", { callId });
     assert.deepEqual(rejoined, { success: true, callId, status: "in_progress" });
     doctor.emit("call:signal", { callId, type: "offer", payload: "v=0" });
@@ -340,12 +343,8 @@ Deno.test("a dropped device can rejoin within the grace period with call:connect
 });
 
 Deno.test("the watchdog fails a call whose socket vanished without a close (killed process)", async () => {
-  const srv = await startServer({ env: { CALL_GRACE_MS: "200" } });
+  const { srv, doctor, callId } = await inCall({ CALL_GRACE_MS: "200" });
   try {
-    const doctor = await srv.connect("doctor@example.com");
-    const patient = await srv.connect("patient@example.com");
-    const callId = await ring(doctor, [patient]);
-    await patient.request("call:accept", { callId });
     const call = (await getCall(srv.kv, callId))!.call;
     // As if the patient's server process died: its connection entry stops being alive, no close.
     await srv.kv.delete(["presence_conn", "patient-1", call.calleeSocketId!]);

@@ -6,7 +6,7 @@
 
 import { z } from "zod";
 import { idSchema } from "../../store/ids.ts";
-import { defineEvent, type HandlerContext } from "../events.ts";
+import { defineEvent, type EventDef, type HandlerContext } from "../events.ts";
 import { jsonObject, text } from "../payload.ts";
 import type { CallActor } from "../calls.ts";
 
@@ -14,6 +14,15 @@ const callId = z.object({ callId: idSchema });
 
 function actor(ctx: HandlerContext): CallActor {
   return { userId: ctx.userId, role: ctx.role, socketId: ctx.socketId };
+}
+
+/** An acknowledged `{callId}` event handled by one CallService action. */
+function onCall(action: "accept" | "reject" | "end" | "connected"): EventDef<typeof callId> {
+  return defineEvent({
+    ack: true,
+    schema: callId,
+    handler: (ctx, input) => ctx.services.calls[action](actor(ctx), input.callId),
+  });
 }
 
 export const callEvents = {
@@ -26,26 +35,10 @@ export const callEvents = {
     }),
     handler: (ctx, input) => ctx.services.calls.initiate(actor(ctx), input),
   }),
-  "call:accept": defineEvent({
-    ack: true,
-    schema: callId,
-    handler: (ctx, input) => ctx.services.calls.accept(actor(ctx), input.callId),
-  }),
-  "call:reject": defineEvent({
-    ack: true,
-    schema: callId,
-    handler: (ctx, input) => ctx.services.calls.reject(actor(ctx), input.callId),
-  }),
-  "call:end": defineEvent({
-    ack: true,
-    schema: callId,
-    handler: (ctx, input) => ctx.services.calls.end(actor(ctx), input.callId),
-  }),
-  "call:connected": defineEvent({
-    ack: true,
-    schema: callId,
-    handler: (ctx, input) => ctx.services.calls.connected(actor(ctx), input.callId),
-  }),
+  "call:accept": onCall("accept"),
+  "call:reject": onCall("reject"),
+  "call:end": onCall("end"),
+  "call:connected": onCall("connected"),
   "call:signal": defineEvent({
     ack: false,
     schema: z.object({
