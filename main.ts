@@ -2,8 +2,9 @@
  * @module
  * Entry point. `createApp` wires config, KV, clock and logger into the HTTP
  * routes and the realtime layer (tests build the same app on `:memory:`);
- * `serve` runs it with graceful shutdown; the default export lets
- * `deno serve --parallel main.ts` run one app per isolate.
+ * `serve` runs it with graceful shutdown (`deno task start`). For one app per
+ * core, `deno serve --parallel serve.ts` uses serve.ts, which builds the same
+ * app in each isolate.
  */
 
 import { Hono } from "hono";
@@ -236,7 +237,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
 }
 
 /** Loads config from the environment or exits with a message naming the bad variable. */
-function configOrExit(): Config {
+export function configOrExit(): Config {
   try {
     return loadConfig(Deno.env.toObject());
   } catch (err) {
@@ -273,20 +274,4 @@ export async function serve(config: Config): Promise<void> {
   await app.finished;
 }
 
-if (import.meta.main) {
-  await serve(configOrExit());
-  // Exit explicitly: otherwise Deno, seeing the default export below, suggests "deno serve".
-  Deno.exit(0);
-}
-
-// `deno serve [--parallel] main.ts`: each isolate builds its own app on first request.
-let lazy: Promise<App> | undefined;
-export default {
-  async fetch(req: Request, info: Deno.ServeHandlerInfo): Promise<Response> {
-    lazy ??= (async () => {
-      const config = configOrExit();
-      return createApp({ kv: await openKv(config.kvPath), config });
-    })();
-    return (await lazy).fetch(req, info);
-  },
-} satisfies Deno.ServeDefaultExport;
+if (import.meta.main) await serve(configOrExit());

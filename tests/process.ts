@@ -7,6 +7,14 @@
 import { within } from "./harness.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
+const SERVE = new URL("../serve.ts", import.meta.url).pathname;
+const PERMISSIONS = [
+  "--allow-net",
+  "--allow-env",
+  "--allow-read",
+  "--allow-write",
+  "--unstable-kv",
+];
 
 /** Only what Deno needs to find its cache and the npm registry; no ambient app config. */
 export function baseEnv(): Record<string, string> {
@@ -29,15 +37,7 @@ export function baseEnv(): Record<string, string> {
 /** `deno run main.ts` with the server's permissions and exactly `env` (plus baseEnv). */
 export function serverCommand(env: Record<string, string>): Deno.Command {
   return new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-net",
-      "--allow-env",
-      "--allow-read",
-      "--allow-write",
-      "--unstable-kv",
-      MAIN,
-    ],
+    args: ["run", ...PERMISSIONS, MAIN],
     env: { ...baseEnv(), NO_COLOR: "1", ...env },
     clearEnv: true,
     stdout: "null",
@@ -56,9 +56,25 @@ export class ServerProcess {
     this.#drained = drained;
   }
 
-  /** Starts the server (PORT=0 on 127.0.0.1) and resolves once it listens. */
-  static async start(env: Record<string, string>): Promise<ServerProcess> {
-    const child = serverCommand({ PORT: "0", HOST: "127.0.0.1", ...env }).spawn();
+  /**
+   * Starts the server on a free port of 127.0.0.1 and resolves once it listens:
+   * `deno run main.ts`, or with `isolates`, `deno serve --parallel serve.ts` with
+   * that many workers (DENO_JOBS).
+   */
+  static async start(
+    env: Record<string, string>,
+    opts: { isolates?: number } = {},
+  ): Promise<ServerProcess> {
+    const command = opts.isolates
+      ? new Deno.Command(Deno.execPath(), {
+        args: ["serve", "--parallel", "--port", "0", "--host", "127.0.0.1", ...PERMISSIONS, SERVE],
+        env: { ...baseEnv(), NO_COLOR: "1", DENO_JOBS: String(opts.isolates), ...env },
+        clearEnv: true,
+        stdout: "null",
+        stderr: "piped",
+      })
+      : serverCommand({ PORT: "0", HOST: "127.0.0.1", ...env });
+    const child = command.spawn();
     const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
     let buffered = "";
     let url = "";
@@ -69,7 +85,8 @@ export class ServerProcess {
             const { value, done } = await reader.read();
             if (done) throw new Error(`server exited early: ${buffered}`);
             buffered += value;
-            url = /"url":"(http:\/\/[^"]+)"/.exec(buffered)?.[1] ?? "";
+            // main.ts logs {"url":"http://…"}; deno serve prints "Listening on http://…/".
+            url = /(?:"url":"|Listening on )(http:\/\/[^"/\s]+)/.exec(buffered)?.[1] ?? "";
           }
         })(),
         15_000,
