@@ -35,8 +35,10 @@ export function createLogger(
 ): Logger {
   const at = (lvl: LogLevel) => (event: string, fields: LogFields = {}) => {
     if (ORDER[lvl] < ORDER[level]) return;
-    // The entry's own fields come last so a caller's field of the same name cannot replace them.
-    write(JSON.stringify({ ...redact(fields), t: new Date().toISOString(), level: lvl, event }));
+    // Time, level and event lead each line for readers; assigned again after the caller's
+    // fields so a field of the same name cannot replace them.
+    const head = { t: new Date().toISOString(), level: lvl, event };
+    write(JSON.stringify({ ...head, ...redact(fields), ...head }));
   };
   return { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
 }
