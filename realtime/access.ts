@@ -115,6 +115,13 @@ export async function authorizeRoom(
   }
 }
 
+/** Every user with access to the room (chat: both users; visit and call: its participants). */
+export function roomAudience(grant: Grant): string[] {
+  if (grant.room.kind === "chat") return grant.room.users;
+  if (grant.visit) return [grant.visit.patientId, ...grant.visit.clinicianIds];
+  return [];
+}
+
 /**
  * Direct chats: both users must exist and be enabled; a patient may chat only
  * with a clinician they share a visit with (never with another patient).

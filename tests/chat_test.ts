@@ -271,3 +271,57 @@ Deno.test("room:join with since returns exactly the missed messages; a bad curso
     await srv.close();
   }
 });
+
+Deno.test("read receipts: message:read moves a cursor forward, tells the others, and history shows status read", async () => {
+  const srv = await startServer();
+  try {
+    const patient = await srv.connect("patient@example.com");
+    const patientTab2 = await srv.connect("patient@example.com");
+    const doctor = await srv.connect("doctor@example.com");
+    await patient.request("room:join", { roomId: VISIT_ROOM });
+    for (const text of ["one", "two", "three"]) {
+      await patient.request("message:send", { visitId: "visit-123", message: text });
+    }
+    const before = await patient.request("message:history", { roomId: VISIT_ROOM });
+    assert.deepEqual((before.messages as { status: string }[]).map((m) => m.status), [
+      "sent",
+      "sent",
+      "sent",
+    ]);
+
+    const ack = await doctor.request("message:read", { roomId: VISIT_ROOM, seq: 2 });
+    assert.deepEqual(ack, { success: true, roomId: VISIT_ROOM, seq: 2 });
+    for (const c of [patient, patientTab2]) {
+      const status = await c.event("message:status");
+      assert.equal(status.roomId, VISIT_ROOM);
+      assert.equal(status.userId, "doctor-1");
+      assert.equal(status.seq, 2);
+      assert.equal(status.status, "read");
+    }
+    const after = await patient.request("message:history", { roomId: VISIT_ROOM });
+    assert.deepEqual((after.messages as { status: string }[]).map((m) => m.status), [
+      "read",
+      "read",
+      "sent",
+    ]);
+    assert.deepEqual(after.reads, { "patient-1": 0, "doctor-1": 2 });
+
+    // Cursors only move forward; a stale receipt changes nothing and tells nobody.
+    const back = await doctor.request("message:read", { roomId: VISIT_ROOM, seq: 1 });
+    assert.equal(back.seq, 2);
+    await patient.sync();
+    assert.equal(patient.pending("message:status").length, 0);
+    const future = await doctor.request("message:read", { roomId: VISIT_ROOM, seq: 4 });
+    assert.equal(future.code, "INVALID_PAYLOAD");
+    const resumed = await doctor.request("room:join", { roomId: VISIT_ROOM, since: 1 });
+    assert.deepEqual((resumed.messages as { status: string }[]).map((m) => m.status), [
+      "read",
+      "sent",
+    ]);
+    const p2 = await srv.connect("patient2@example.com");
+    const denied = await p2.request("message:read", { roomId: VISIT_ROOM, seq: 1 });
+    assert.equal(denied.code, "FORBIDDEN");
+  } finally {
+    await srv.close();
+  }
+});

@@ -10,11 +10,12 @@
 
 import { z } from "zod";
 import { invalid } from "../../lib/errors.ts";
-import { appendMessage, listHistory } from "../../store/messages.ts";
-import { visitParticipants } from "../../store/visits.ts";
+import { appendMessage, getHead, listHistory } from "../../store/messages.ts";
+import { markReadUpTo } from "../../store/receipts.ts";
 import { idSchema } from "../../store/ids.ts";
-import { authorizeRoom, chatRoomId, type Grant, requireRoom } from "../access.ts";
+import { authorizeRoom, chatRoomId, type Grant, requireRoom, roomAudience } from "../access.ts";
 import { defineEvent, type HandlerContext } from "../events.ts";
+import { withReadStatus } from "../receipts.ts";
 import { int, jsonObject, text } from "../payload.ts";
 
 /** Longest message text, in UTF-8 bytes (a stored message must fit KV's 64 KiB value limit). */
@@ -45,7 +46,7 @@ const ONE_TARGET = {
 };
 
 /** Resolves the target to a room and checks the caller may `action` it. */
-async function resolve(
+export async function resolve(
   ctx: HandlerContext,
   input: { roomId?: string; visitId?: string; recipientId?: string },
   action: "read" | "publish",
@@ -65,13 +66,6 @@ async function resolve(
   // A visit room's audience needs the visit record, so only chats and topics skip the read.
   if (cached && room.kind !== "visit" && room.kind !== "call") return { room };
   return await authorizeRoom(ctx.services.kv, ctx, room, action);
-}
-
-/** Users who get message:new besides the room's subscribed sockets: everyone with access. */
-function audience(grant: Grant): string[] {
-  if (grant.room.kind === "chat") return grant.room.users;
-  if (grant.visit) return visitParticipants(grant.visit);
-  return [];
 }
 
 export const messageEvents = {
@@ -107,7 +101,7 @@ export const messageEvents = {
         clientMessageId: input.clientMessageId,
       }, { id: `msg_${newId()}`, now: new Date(clock.now()) });
       if (created) {
-        emitter.emit({ rooms: [room.id], users: audience(grant) }, "message:new", message, {
+        emitter.emit({ rooms: [room.id], users: roomAudience(grant) }, "message:new", message, {
           exceptSocket: ctx.socketId,
         });
         emitter.emit({ sockets: [ctx.socketId] }, "message:sent", message);
@@ -129,7 +123,7 @@ export const messageEvents = {
       { message: "exactly one of roomId, visitId and userId is required", path: ["roomId"] },
     ),
     async handler(ctx, input) {
-      const { room } = await resolve(
+      const grant = await resolve(
         ctx,
         {
           roomId: input.roomId,
@@ -139,11 +133,44 @@ export const messageEvents = {
         "read",
         "userId",
       );
+      const { room } = grant;
       const page = await listHistory(ctx.services.kv, room.id, {
         before: input.before,
         limit: input.limit,
       });
-      return { roomId: room.id, ...page };
+      return { roomId: room.id, ...await withReadStatus(ctx.services.kv, grant, page) };
+    },
+  }),
+
+  "message:read": defineEvent({
+    ack: true,
+    schema: z.object({ roomId: text(200), seq: int(1) }),
+    async handler(ctx, input) {
+      const grant = await resolve(ctx, { roomId: input.roomId }, "read", "userId");
+      const { kv, clock, emitter } = ctx.services;
+      const head = await getHead(kv, grant.room.id);
+      if (input.seq > (head?.seq ?? 0)) {
+        throw invalid(`seq ${input.seq} is past the last message of "${grant.room.id}"`, [
+          { path: "seq", message: "past the room's last message" },
+        ]);
+      }
+      const { changed, cursor } = await markReadUpTo(
+        kv,
+        grant.room.id,
+        ctx.userId,
+        input.seq,
+        new Date(clock.now()),
+      );
+      if (changed) {
+        emitter.emit({ rooms: [grant.room.id], users: roomAudience(grant) }, "message:status", {
+          roomId: grant.room.id,
+          userId: ctx.userId,
+          seq: cursor.seq,
+          status: "read",
+          at: cursor.at,
+        }, { exceptSocket: ctx.socketId });
+      }
+      return { roomId: grant.room.id, seq: cursor.seq };
     },
   }),
 };

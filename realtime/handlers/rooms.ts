@@ -11,6 +11,7 @@ import { addParticipant, listParticipants, removeParticipant } from "../../store
 import { getHead, listSince } from "../../store/messages.ts";
 import { authorizeRoom, requireRoom, ROOM_KINDS, type RoomRef } from "../access.ts";
 import { defineEvent, type HandlerContext } from "../events.ts";
+import { withReadStatus } from "../receipts.ts";
 import { int, jsonObject, text } from "../payload.ts";
 
 const RESUME_LIMIT = 100;
@@ -44,7 +45,7 @@ export const roomEvents = {
         ]);
       }
       const { kv, clock, emitter } = ctx.services;
-      await authorizeRoom(kv, ctx, room, "join");
+      const grant = await authorizeRoom(kv, ctx, room, "join");
       ctx.rooms.join(room.id, { publish: await publishGrant(ctx, room) });
       const { added } = await addParticipant(kv, room.id, {
         userId: ctx.userId,
@@ -69,7 +70,12 @@ export const roomEvents = {
         return { roomId: room.id, participants, recovered: false, messages: [], hasMore: false };
       }
       const page = await listSince(kv, room.id, { since: input.since, limit: RESUME_LIMIT });
-      return { roomId: room.id, participants, recovered: true, ...page };
+      return {
+        roomId: room.id,
+        participants,
+        recovered: true,
+        ...await withReadStatus(kv, grant, page),
+      };
     },
   }),
 

@@ -1,0 +1,55 @@
+/**
+ * @module
+ * Read receipts: how far each user has read each room.
+ *
+ * Keys:
+ * - `["room_reads", roomId, userId]` -> {@linkcode ReadCursor}: the highest seq the user has read
+ *
+ * A cursor only moves forward (checked on its versionstamp), so receipts from
+ * several devices, or arriving out of order, never move it back.
+ */
+
+export interface ReadCursor {
+  seq: number;
+  at: string;
+}
+
+/**
+ * Moves the user's cursor to `seq` if that is further than it was. Returns the
+ * cursor after the call and whether this call moved it.
+ */
+export async function markReadUpTo(
+  kv: Deno.Kv,
+  roomId: string,
+  userId: string,
+  seq: number,
+  now: Date,
+): Promise<{ changed: boolean; cursor: ReadCursor }> {
+  const key = ["room_reads", roomId, userId];
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const current = await kv.get<ReadCursor>(key);
+    if (current.value && current.value.seq >= seq) return { changed: false, cursor: current.value };
+    const cursor: ReadCursor = { seq, at: now.toISOString() };
+    if ((await kv.atomic().check(current).set(key, cursor).commit()).ok) {
+      return { changed: true, cursor };
+    }
+  }
+  // Only other forward moves can beat us twenty times: report where the cursor is now.
+  const latest = (await kv.get<ReadCursor>(key)).value;
+  return { changed: false, cursor: latest ?? { seq: 0, at: now.toISOString() } };
+}
+
+/** The read cursors of the given users in a room (0 for users who never read it). */
+export async function readCursors(
+  kv: Deno.Kv,
+  roomId: string,
+  userIds: string[],
+): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  for (let i = 0; i < userIds.length; i += 10) {
+    const batch = userIds.slice(i, i + 10);
+    const entries = await kv.getMany<ReadCursor[]>(batch.map((u) => ["room_reads", roomId, u]));
+    entries.forEach((e, j) => out.set(batch[j], e.value?.seq ?? 0));
+  }
+  return out;
+}
