@@ -14,6 +14,7 @@ import {
   endText,
   hideIncoming,
   incomingText,
+  perCall,
   renderRtc,
   setCallState,
   updateCallButtons,
@@ -34,17 +35,7 @@ import {
  */
 function finishCall(status, text) {
   releaseMedia();
-  Object.assign(call, {
-    id: null,
-    role: null,
-    local: null,
-    remote: null,
-    candidates: [],
-    offered: false,
-    connectedSent: false,
-    signals: Promise.resolve(),
-    peer: "",
-  });
+  Object.assign(call, perCall());
   setCallState(status, text);
   renderRtc();
 }

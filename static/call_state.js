@@ -54,21 +54,28 @@ const END_TEXT = {
  * }}
  */
 export const call = {
-  id: null,
-  role: null,
-  peer: "",
+  ...perCall(),
   type: "video",
   status: "idle",
   busy: false,
   pc: null,
-  local: null,
-  remote: null,
-  candidates: [],
-  offered: false,
-  connectedSent: false,
-  signals: Promise.resolve(),
   incoming: null,
 };
+
+/** The fields that belong to one call: reset when it finishes. */
+export function perCall() {
+  return {
+    id: null,
+    role: null,
+    peer: "",
+    local: null,
+    remote: null,
+    candidates: [],
+    offered: false,
+    connectedSent: false,
+    signals: Promise.resolve(),
+  };
+}
 
 /** @param {string} status @param {string} text */
 export function setCallState(status, text) {

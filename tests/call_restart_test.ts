@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { within, WsClient } from "./harness.ts";
-import { ServerProcess } from "./process.ts";
+import { killAll, ServerProcess } from "./process.ts";
 
 const RING_MS = 2000;
 
@@ -59,10 +59,7 @@ for (const scheduler of ["queue", "deadline"]) {
       assert.equal((await patient.request("notification:getUnreadCount")).unreadCount, 1);
     } finally {
       await Promise.all(clients.map((c) => c.close()));
-      for (const s of [first, second]) {
-        s?.kill("SIGKILL");
-        await s?.exited();
-      }
+      await killAll(first, second);
       await Deno.remove(dir, { recursive: true });
     }
   });

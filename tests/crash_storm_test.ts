@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { within, WsClient } from "./harness.ts";
-import { ServerProcess } from "./process.ts";
+import { killAll, ServerProcess } from "./process.ts";
 
 const ROOM = "visit:visit-123";
 const CLIENTS = 50;
@@ -111,10 +111,7 @@ Deno.test("kill -9 during a send storm: acked messages survive exactly once, ret
     assert.equal(after.length, new Set(attempted.map((a) => a.id)).size);
   } finally {
     await Promise.all(clients.map((c) => c.close()));
-    for (const s of [first, second]) {
-      s?.kill("SIGKILL");
-      await s?.exited();
-    }
+    await killAll(first, second);
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -142,3 +142,11 @@ export class ServerProcess {
     return status;
   }
 }
+
+/** SIGKILLs the servers that were started (undefined ones are skipped) and waits for them to exit. */
+export async function killAll(...servers: (ServerProcess | undefined)[]): Promise<void> {
+  for (const s of servers) {
+    s?.kill("SIGKILL");
+    await s?.exited();
+  }
+}
