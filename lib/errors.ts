@@ -8,18 +8,21 @@
  */
 
 /** Every error code the server sends. The README and docs/PROTOCOL.md list them. */
-export type ErrorCode =
-  | "UNAUTHENTICATED"
-  | "TOKEN_EXPIRED"
-  | "FORBIDDEN"
-  | "NOT_FOUND"
-  | "INVALID_PAYLOAD"
-  | "UNKNOWN_EVENT"
-  | "RATE_LIMITED"
-  | "CONFLICT"
-  | "BUSY"
-  | "PAYLOAD_TOO_LARGE"
-  | "INTERNAL";
+export const ERROR_CODES = [
+  "UNAUTHENTICATED",
+  "TOKEN_EXPIRED",
+  "FORBIDDEN",
+  "NOT_FOUND",
+  "INVALID_PAYLOAD",
+  "UNKNOWN_EVENT",
+  "RATE_LIMITED",
+  "CONFLICT",
+  "BUSY",
+  "PAYLOAD_TOO_LARGE",
+  "INTERNAL",
+] as const;
+
+export type ErrorCode = typeof ERROR_CODES[number];
 
 /** One problem found while validating a payload: where, and what is wrong. */
 export interface Issue {

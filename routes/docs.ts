@@ -9,6 +9,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import type { EventMap } from "../realtime/events.ts";
+import { ERROR_CODES } from "../lib/errors.ts";
 import type { AppEnv } from "./context.ts";
 
 const ENDPOINTS = [
@@ -31,20 +32,6 @@ const CLOSE_CODES = {
   4408: "no authentication in time",
   4429: "rate-limit abuse, or too many sockets for this user",
 };
-
-const ERROR_CODES = [
-  "UNAUTHENTICATED",
-  "TOKEN_EXPIRED",
-  "FORBIDDEN",
-  "NOT_FOUND",
-  "INVALID_PAYLOAD",
-  "UNKNOWN_EVENT",
-  "RATE_LIMITED",
-  "CONFLICT",
-  "BUSY",
-  "PAYLOAD_TOO_LARGE",
-  "INTERNAL",
-];
 
 export function docsRoutes(events: EventMap): Hono<AppEnv> {
   const reference = {

@@ -146,13 +146,7 @@ async function join(roomId) {
 async function leave() {
   const room = session.room;
   if (!session.client || !room) return;
-  sendTypingStop();
-  session.room = null;
-  session.participants.clear();
-  clearRoomView();
-  setJoined(false);
-  renderRoomInfo();
-  onRoster([]);
+  resetChat();
   const ack = await session.client.request("room:leave", { roomId: room }).catch(failedAck);
   if (!ack.success) showError(`Could not leave ${room}: ${ack.error}`);
 }
@@ -189,8 +183,9 @@ function onInput() {
 }
 
 /**
- * Signing out: a last typing:stop (the socket is still open), then the room is forgotten
- * locally; the server drops the membership with the socket.
+ * Forgets the joined room locally after a last typing:stop (the socket is still open). Used by
+ * Leave, which then tells the server, and by signing out, which keeps the membership on the
+ * server (participants are per user, so the user is still in the room on their next sign-in).
  */
 export function resetChat() {
   sendTypingStop();
