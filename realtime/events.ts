@@ -5,7 +5,8 @@
  * (refusing duplicates at start-up) and {@linkcode dispatch} validates a
  * frame's data with zod and runs the handler. Errors become wire replies in
  * one place, {@linkcode errorReply}: AppErrors keep their code and message,
- * anything else is INTERNAL with a generic message and a logged cause.
+ * anything else is INTERNAL with a generic message and a logged cause,
+ * flagged retryable unless it is KV refusing the request as over a limit.
  */
 
 import { z } from "zod";
@@ -13,6 +14,7 @@ import { AppError, type Issue } from "../lib/errors.ts";
 import type { Clock } from "../lib/clock.ts";
 import type { Logger } from "../lib/log.ts";
 import type { Role } from "../store/users.ts";
+import { isKvLimitError } from "../store/value_size.ts";
 import type { Emitter } from "./emit.ts";
 import type { NotifyUser } from "./notify.ts";
 import type { PresenceService } from "./presence.ts";
@@ -118,5 +120,8 @@ export function errorReply(err: unknown, log: Logger, where: Record<string, unkn
     return reply;
   }
   log.error("handler.failed", { ...where, error: err instanceof Error ? err : String(err) });
+  // KV refusing a value or commit as over a limit refuses it again on every retry; a client told
+  // to retry would loop forever. Other failures (a locked or unreachable KV) may pass.
+  if (isKvLimitError(err)) return { success: false, error: "Internal error", code: "INTERNAL" };
   return { success: false, error: "Internal error", code: "INTERNAL", retryable: true };
 }

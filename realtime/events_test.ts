@@ -193,3 +193,21 @@ Deno.test("errorReply: anything else is INTERNAL, logged, and never leaks its me
   // session.ts passes the wire event name as `event`; it must not replace the log event.
   assert.equal(entry.event, "handler.failed");
 });
+
+Deno.test("errorReply: KV refusing a value as too large is INTERNAL without retryable", async () => {
+  const log = memoryLogger();
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const refused = await kv.set(["v"], "a".repeat(70_000)).catch((err) => err);
+    assert.deepEqual(errorReply(refused, log, {}), {
+      success: false,
+      error: "Internal error",
+      code: "INTERNAL",
+    });
+  } finally {
+    kv.close();
+  }
+  // A KV that cannot be reached or is locked may work on the next try.
+  assert.equal(errorReply(new Error("database is locked"), log, {}).retryable, true);
+  assert.equal(log.lines.length, 2, "both are logged");
+});

@@ -60,6 +60,11 @@ const emitSchema = z.object({
   path: ["event"],
 });
 
+/**
+ * These limits keep a stored notification under about 23 KB however it is
+ * spelled (two-byte strings, data of doubles; tests/kv_value_limit_test.ts),
+ * well inside KV's 64 KiB value limit: no size check is needed here.
+ */
 const notificationSchema = z.object({
   userId: idSchema,
   title: text(200),

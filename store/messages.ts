@@ -6,15 +6,19 @@
  * - `["room_heads", roomId]` -> {@linkcode RoomHead}: the last assigned seq. Small on purpose:
  *   it is the key other isolates watch to learn a room has news.
  * - `["messages", roomId, seq]` -> {@linkcode Message}
- * - `["messages_by_client_id", roomId, senderId, clientMessageId]` -> seq (idempotent retries)
+ * - `["messages_by_client_id", roomId, senderId, clientMessageId]` -> seq (idempotent retries),
+ *   expiring after {@linkcode CLIENT_MESSAGE_ID_TTL_MS} (7 days)
  *
  * A message gets the next seq of its room in the same atomic commit that
  * stores it, checked against the head's versionstamp, so seqs are gapless and
- * never reused, even with many isolates writing one room.
+ * never reused, even with many isolates writing one room. A message must fit
+ * one KV value ({@linkcode assertStorable}): the input limits alone allow
+ * about 100 KB once V8 stores its strings.
  */
 
 import { AppError } from "../lib/errors.ts";
 import { backoff, oneAtATime } from "./serial.ts";
+import { assertStorable } from "./value_size.ts";
 
 export interface Attachment {
   url: string;
@@ -49,6 +53,15 @@ export type NewMessage = Omit<Message, "seq" | "status" | "id" | "timestamp">;
 const MAX_ATTEMPTS = 40;
 
 /**
+ * How long a `clientMessageId` is remembered: a resend within this returns the
+ * stored message; a later one is stored as a new message. Long enough for any
+ * client's offline outbox, short enough that the index cannot grow forever
+ * (one key per message sent with an id). KV deletes expired keys lazily; a
+ * stale key still names the original message, in its room and by its sender.
+ */
+export const CLIENT_MESSAGE_ID_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+
+/**
  * Stores a message with the room's next seq. With a `clientMessageId` already
  * used by the same sender in the same room, returns the stored message and
  * `created: false` instead of storing it twice.
@@ -78,7 +91,11 @@ async function commitMessage(
       : [await kv.get<RoomHead>(headKey), null];
     if (prior?.value != null) {
       const existing = await getMessage(kv, input.roomId, prior.value);
-      if (existing) return { message: existing, created: false };
+      // Only the very message this id named counts; anything else is replaced below.
+      if (
+        existing?.senderId === input.senderId &&
+        existing.clientMessageId === input.clientMessageId
+      ) return { message: existing, created: false };
     }
     const seq = (head.value?.seq ?? 0) + 1;
     const message: Message = {
@@ -88,11 +105,15 @@ async function commitMessage(
       timestamp: opts.now.toISOString(),
       ...input,
     };
+    // Checked per attempt: the size depends (by a byte or two) on the seq.
+    assertStorable(message, "Message");
     const op = kv.atomic()
       .check(head)
       .set(headKey, { seq, at: message.timestamp } satisfies RoomHead)
       .set(["messages", input.roomId, seq], message);
-    if (clientKey) op.check({ key: clientKey, versionstamp: null }).set(clientKey, seq);
+    if (clientKey && prior) {
+      op.check(prior).set(clientKey, seq, { expireIn: CLIENT_MESSAGE_ID_TTL_MS });
+    }
     const res = await op.commit();
     if (res.ok) return { message, created: true };
     // Lost a race for the head (or for the clientMessageId): read again and retry.

@@ -17,6 +17,7 @@
 
 import { AppError, notFound } from "../lib/errors.ts";
 import { backoff, oneAtATime } from "./serial.ts";
+import { assertStorable } from "./value_size.ts";
 
 export interface Notification {
   id: string;
@@ -39,11 +40,18 @@ function toNumber(v: Deno.KvU64 | null): number {
   return v === null ? 0 : Number(v.value);
 }
 
+/**
+ * The stored notification; PAYLOAD_TOO_LARGE if it cannot fit one KV value.
+ * POST /api/v1/notifications cannot get there (its limits allow about 23 KB
+ * stored), but `notifyUser` callers inside the server pass any size.
+ */
 export function buildNotification(
   input: NewNotification,
   opts: { id: string; now: Date },
 ): Notification {
-  return { id: opts.id, ...input, createdAt: opts.now.toISOString() };
+  const n: Notification = { id: opts.id, ...input, createdAt: opts.now.toISOString() };
+  assertStorable(n, "Notification");
+  return n;
 }
 
 /**

@@ -62,3 +62,22 @@ Deno.test("listNotifications: newest first, before cursor, unread filter", async
     assert.equal(unread.hasMore, true);
   });
 });
+
+Deno.test("createNotification: one too large to store is refused and counts nothing", async () => {
+  await withKv(async (kv) => {
+    // notifyUser callers inside the server have no schema; "€" makes V8 store two bytes a char.
+    const input = {
+      userId: "u1",
+      title: "Report",
+      message: "m",
+      data: { text: "€".repeat(40_000) },
+    };
+    await assert.rejects(() => createNotification(kv, input, { id: "ntf_1", now: NOW }), {
+      code: "PAYLOAD_TOO_LARGE",
+      retryable: false,
+      message: /^Notification too large to store: 8\d{4} bytes, the limit is 65536 bytes$/,
+    });
+    assert.equal(await unreadCount(kv, "u1"), 0);
+    assert.deepEqual((await listNotifications(kv, "u1", { limit: 10 })).notifications, []);
+  });
+});
