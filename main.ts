@@ -16,11 +16,13 @@ import { AppError } from "./lib/errors.ts";
 import { createLogger, type Logger } from "./lib/log.ts";
 import { createTokenService } from "./lib/tokens.ts";
 import { WindowCounter } from "./lib/rate_limit.ts";
+import { parseCidr } from "./lib/client_ip.ts";
 import { ulidFactory } from "./lib/ulid.ts";
 import { type Bus, ChannelBus } from "./realtime/bus.ts";
 import { createEmitter, type Emitter } from "./realtime/emit.ts";
 import { type EventMap, mergeTables } from "./realtime/events.ts";
 import { installRealtimeApi, type RealtimeApi } from "./realtime/api.ts";
+import { AuditWriter } from "./realtime/audit.ts";
 import { callEvents } from "./realtime/handlers/calls.ts";
 import { CallService } from "./realtime/calls.ts";
 import { createScheduler, type Scheduler } from "./realtime/scheduler.ts";
@@ -115,6 +117,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     ttlMs: config.presenceTtlS * 1000,
     connections: () => hub.connections(),
   });
+  const audit = new AuditWriter({ kv, clock, log, newId });
   const notifyUser = createNotifier({ kv, clock, emitter, newId });
   const scheduler = createScheduler(config.scheduler, { kv, clock, log });
   const calls = new CallService({
@@ -151,6 +154,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
     notifyUser,
   };
   const isolateId = newId();
+  // Parsed once: every request's client IP is checked against them (routes/context.ts).
+  const trustedProxies = config.trustedProxies.map(parseCidr);
 
   const app = new Hono<AppEnv>();
   app.onError((err, c) => errorResponse(c, err, log));
@@ -173,7 +178,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       },
     }),
   );
-  app.route("/api/v1/auth", authRoutes({ kv, tokens, clock, log }));
+  app.route("/api/v1/auth", authRoutes({ kv, tokens, clock, log, audit }));
   app.route("/api/v1/visits", visitRoutes({ kv, tokens, clock, newId }));
   app.route("/api/v1", serviceRoutes({ kv, tokens, realtime }));
   app.route("/api/docs", docsRoutes(events));
@@ -204,6 +209,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
       },
       tokens,
       corsOrigins: config.corsOrigins,
+      publicOrigins: config.publicOrigins,
+      audit,
       idleTimeoutS: config.wsIdleTimeoutS,
       upgrades: new WindowCounter(config.wsUpgradesPerMin, 60_000, clock),
     }),
@@ -216,7 +223,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   await revocations.start();
   const uninstall = installRealtimeApi(realtime);
   return {
-    fetch: (req, info) => app.fetch(req, { remoteAddr: info?.remoteAddr }),
+    fetch: (req, info) => app.fetch(req, { remoteAddr: info?.remoteAddr, trustedProxies }),
     hub,
     emitter,
     events,
@@ -231,6 +238,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       const stopped = Promise.all([presence.stop(), scheduler.stop(), revocations.stop()]);
       hub.closeAll(1001, "Server shutting down");
       await stopped;
+      await audit.close();
       bus.close();
     },
   };

@@ -6,6 +6,7 @@
  */
 
 import { z } from "zod";
+import { parseCidr } from "./client_ip.ts";
 
 const MIN_SECRET_BYTES = 32;
 
@@ -34,6 +35,29 @@ const origin = z.string().refine((v) => {
   }
 }, "each origin must look like https://app.example.com (scheme, host, optional port, no path)");
 
+/** A comma-separated list; blanks and stray commas are ignored. */
+const list = z.string().default("").transform((v) =>
+  v.split(",").map((s) => s.trim()).filter(Boolean)
+);
+
+const cidr = z.string().refine((v) => {
+  try {
+    parseCidr(v);
+    return true;
+  } catch {
+    return false;
+  }
+}, "each entry must be an address or a CIDR such as 10.0.0.0/8 or fd00::/8");
+
+/** An http(s) URL; only its origin (scheme, host, port) is kept. */
+const publicUrl = z.string().refine((v) => {
+  try {
+    return ["http:", "https:"].includes(new URL(v).protocol);
+  } catch {
+    return false;
+  }
+}, "each URL must look like https://chat.clinic.example").transform((v) => new URL(v).origin);
+
 const intIn = (min: number, max: number) =>
   z.string().regex(/^\d+$/, "expected a whole number").transform(Number).pipe(
     z.number().int().min(min).max(max),
@@ -52,6 +76,8 @@ const schema = z.object({
     .default("")
     .transform((v) => v.split(",").map((s) => s.trim()).filter(Boolean))
     .pipe(z.array(origin)),
+  TRUSTED_PROXIES: list.pipe(z.array(cidr)),
+  PUBLIC_URL: list.pipe(z.array(publicUrl)),
   DEMO_DATA: bool.default(false),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   MAX_FRAME_BYTES: intIn(1024, 1024 * 1024).default(64 * 1024),
@@ -99,6 +125,13 @@ export interface Config {
   /** Token lifetime in seconds. */
   jwtTtl: number;
   corsOrigins: string[];
+  /** Peers (CIDRs) whose X-Forwarded-For / Forwarded headers are believed; none by default. */
+  trustedProxies: string[];
+  /**
+   * The server's own origins (from PUBLIC_URL) that may open WebSockets. Empty:
+   * only loopback same-origin pages (localhost, 127.0.0.1, [::1]) besides CORS_ORIGINS.
+   */
+  publicOrigins: string[];
   demoData: boolean;
   logLevel: "debug" | "info" | "warn" | "error";
   maxFrameBytes: number;
@@ -156,6 +189,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     jwtAudience: v.JWT_AUDIENCE,
     jwtTtl: v.JWT_TTL,
     corsOrigins: v.CORS_ORIGINS,
+    trustedProxies: v.TRUSTED_PROXIES,
+    publicOrigins: v.PUBLIC_URL,
     demoData: v.DEMO_DATA,
     logLevel: v.LOG_LEVEL,
     maxFrameBytes: v.MAX_FRAME_BYTES,

@@ -34,6 +34,8 @@ Deno.test("loadConfig: defaults when only JWT_SECRET is set", () => {
       jwtAudience: "telehealth-realtime",
       jwtTtl: 3600,
       corsOrigins: [],
+      trustedProxies: [],
+      publicOrigins: [],
       demoData: false,
       logLevel: "info",
       maxFrameBytes: 64 * 1024,
@@ -63,6 +65,8 @@ Deno.test("loadConfig: every variable is read", () => {
     JWT_AUDIENCE: "aud",
     JWT_TTL: "2h",
     CORS_ORIGINS: "https://app.example.com, http://localhost:5173 ,",
+    TRUSTED_PROXIES: "10.0.0.0/8, fd00::/8",
+    PUBLIC_URL: "https://chat.clinic.example",
     DEMO_DATA: "no",
     LOG_LEVEL: "debug",
     MAX_FRAME_BYTES: "1024",
@@ -89,6 +93,8 @@ Deno.test("loadConfig: every variable is read", () => {
     jwtAudience: "aud",
     jwtTtl: 7200,
     corsOrigins: ["https://app.example.com", "http://localhost:5173"],
+    trustedProxies: ["10.0.0.0/8", "fd00::/8"],
+    publicOrigins: ["https://chat.clinic.example"],
     demoData: false,
     logLevel: "debug",
     maxFrameBytes: 1024,
@@ -175,6 +181,28 @@ Deno.test("loadConfig: CORS_ORIGINS takes bare http(s) origins only", () => {
     ]
   ) {
     refuses({ JWT_SECRET: SECRET, CORS_ORIGINS: bad }, "CORS_ORIGINS");
+  }
+});
+
+Deno.test("loadConfig: TRUSTED_PROXIES takes IPv4 and IPv6 CIDRs or addresses", () => {
+  const ok = loadConfig({
+    JWT_SECRET: SECRET,
+    TRUSTED_PROXIES: "10.0.0.0/8,192.168.1.7, ::1 ,2001:db8::/32,",
+  });
+  assert.deepEqual(ok.trustedProxies, ["10.0.0.0/8", "192.168.1.7", "::1", "2001:db8::/32"]);
+  for (const bad of ["*", "10.0.0.0/33", "localhost", "10.0.0.0/8,proxy.internal", "::/129"]) {
+    refuses({ JWT_SECRET: SECRET, TRUSTED_PROXIES: bad }, "TRUSTED_PROXIES");
+  }
+});
+
+Deno.test("loadConfig: PUBLIC_URL keeps the origin of each http(s) URL", () => {
+  const ok = loadConfig({
+    JWT_SECRET: SECRET,
+    PUBLIC_URL: "https://Chat.Clinic.example/app/, http://10.1.2.3:8080",
+  });
+  assert.deepEqual(ok.publicOrigins, ["https://chat.clinic.example", "http://10.1.2.3:8080"]);
+  for (const bad of ["chat.clinic.example", "ftp://chat.clinic.example", "null", "javascript:x"]) {
+    refuses({ JWT_SECRET: SECRET, PUBLIC_URL: bad }, "PUBLIC_URL");
   }
 });
 

@@ -1,9 +1,14 @@
 /**
  * @module
  * Access tokens: HS256 JWTs signed with JWT_SECRET. Verification pins the
- * algorithm and requires exp, iat, sub, issuer and audience, so alg:none,
+ * algorithm and requires exp, iat, jti, sub, issuer and audience, so alg:none,
  * other algorithms, tokens for another service and tokens without an expiry
- * are all refused. Callers get a reason, never the token back.
+ * are all refused. A token that claims more life than the configured TTL
+ * (exp - iat), an exp beyond now plus the longest TTL the config allows, or
+ * an iat more than 60 s ahead is refused too: a leaked secret or a forged
+ * clock must not mint tokens that outlive a rotation. The `epoch` claim
+ * carries the account's session epoch (store/sessions.ts). Callers get a
+ * reason, never the token back.
  */
 
 import { errors, jwtVerify, SignJWT } from "jose";
@@ -18,6 +23,12 @@ export interface TokenUser {
   role: z.infer<typeof tokenRoleSchema>;
   /** Expiry, in seconds since the epoch. */
   exp: number;
+  /** Issue time, in seconds since the epoch. */
+  iat: number;
+  /** The token's id: what logout revokes. */
+  jti: string;
+  /** The account's session epoch when the token was issued (0 when the claim is absent). */
+  epoch: number;
 }
 
 export type VerifyResult =
@@ -25,7 +36,9 @@ export type VerifyResult =
   | { ok: false; reason: "invalid" | "expired" };
 
 export interface TokenService {
-  sign(user: { id: string; role: TokenUser["role"] }): Promise<{ token: string; expiresAt: Date }>;
+  sign(
+    user: { id: string; role: TokenUser["role"]; epoch?: number },
+  ): Promise<{ token: string; expiresAt: Date }>;
   verify(token: string): Promise<VerifyResult>;
 }
 
@@ -33,7 +46,17 @@ const claimsSchema = z.object({
   sub: z.string().min(1).max(64),
   role: tokenRoleSchema,
   exp: z.number().int(),
+  iat: z.number().int(),
+  jti: z.string().min(1).max(64),
+  epoch: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
 });
+
+/** The longest JWT_TTL the config accepts (30 days); no token may live longer. */
+export const MAX_TTL_SECONDS = 30 * 86400;
+/** How far ahead of our clock an `iat` may be (another server's clock running fast). */
+export const MAX_IAT_SKEW_SECONDS = 60;
+/** Slack on `exp - iat` and on exp against now plus the longest TTL. */
+const TTL_TOLERANCE_SECONDS = 5;
 
 export function createTokenService(opts: {
   secret: string;
@@ -48,7 +71,8 @@ export function createTokenService(opts: {
     async sign(user) {
       const iat = nowSeconds();
       const exp = iat + opts.ttlSeconds;
-      const token = await new SignJWT({ role: user.role })
+      const claims = user.epoch ? { role: user.role, epoch: user.epoch } : { role: user.role };
+      const token = await new SignJWT(claims)
         .setProtectedHeader({ alg: "HS256", typ: "JWT" })
         .setSubject(user.id)
         .setIssuer(opts.issuer)
@@ -72,8 +96,16 @@ export function createTokenService(opts: {
         });
         const claims = claimsSchema.safeParse(payload);
         if (!claims.success) return { ok: false, reason: "invalid" };
-        const { sub, role, exp } = claims.data;
-        return { ok: true, user: { userId: sub, role, exp } };
+        const { sub, role, exp, iat, jti, epoch = 0 } = claims.data;
+        const now = nowSeconds();
+        if (iat > now + MAX_IAT_SKEW_SECONDS) return { ok: false, reason: "invalid" };
+        if (exp - iat > opts.ttlSeconds + TTL_TOLERANCE_SECONDS) {
+          return { ok: false, reason: "invalid" };
+        }
+        if (exp > now + MAX_TTL_SECONDS + TTL_TOLERANCE_SECONDS) {
+          return { ok: false, reason: "invalid" };
+        }
+        return { ok: true, user: { userId: sub, role, exp, iat, jti, epoch } };
       } catch (err) {
         return { ok: false, reason: err instanceof errors.JWTExpired ? "expired" : "invalid" };
       }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { SignJWT } from "jose";
 import { FakeClock } from "./clock.ts";
-import { createTokenService, type TokenService } from "./tokens.ts";
+import { createTokenService, MAX_TTL_SECONDS, type TokenService } from "./tokens.ts";
 
 const SECRET = "test-secret-0123456789abcdef-0123456789";
 const ISSUER = "telehealth-realtime";
@@ -32,6 +32,7 @@ function claims(nowS: number): Record<string, unknown> {
     aud: AUDIENCE,
     iat: nowS,
     exp: nowS + TTL,
+    jti: "token-1",
   };
 }
 
@@ -51,10 +52,17 @@ Deno.test("tokens: a signed token verifies to its user", async () => {
   const { tokens, nowS } = setup();
   const { token, expiresAt } = await tokens.sign({ id: "doctor-1", role: "doctor" });
   assert.equal(expiresAt.getTime(), (nowS() + TTL) * 1000);
-  assert.deepEqual(await tokens.verify(token), {
-    ok: true,
-    user: { userId: "doctor-1", role: "doctor", exp: nowS() + TTL },
+  const verified = await tokens.verify(token);
+  assert.ok(verified.ok);
+  const { jti, ...rest } = verified.user;
+  assert.deepEqual(rest, {
+    userId: "doctor-1",
+    role: "doctor",
+    exp: nowS() + TTL,
+    iat: nowS(),
+    epoch: 0,
   });
+  assert.match(jti, /^[0-9a-f-]{36}$/);
   // The same claims forged by hand with the right secret also verify: the check is the claims.
   assert.equal((await tokens.verify(await forge(claims(nowS())))).ok, true);
 });
@@ -136,7 +144,7 @@ Deno.test("tokens: missing or malformed required claims are invalid", async () =
     delete c[name];
     return c;
   };
-  for (const name of ["exp", "sub", "iat", "role", "iss", "aud"]) {
+  for (const name of ["exp", "sub", "iat", "jti", "role", "iss", "aud"]) {
     assert.deepEqual(await tokens.verify(await forge(without(name))), INVALID, `without ${name}`);
   }
   const variants: Record<string, unknown>[] = [
@@ -145,6 +153,10 @@ Deno.test("tokens: missing or malformed required claims are invalid", async () =
     { sub: "x".repeat(65) },
     { sub: 42 },
     { exp: nowS() + 60.5 },
+    { jti: "" },
+    { jti: 7 },
+    { epoch: -1 },
+    { epoch: "1" },
   ];
   for (const v of variants) {
     const token = await forge({ ...claims(nowS()), ...v });
@@ -161,4 +173,60 @@ Deno.test("tokens: garbage and oversized tokens are invalid", async () => {
   const big = await forge({ ...claims(nowS()), pad: "x".repeat(4000) });
   assert.ok(big.length > 4096);
   assert.deepEqual(await tokens.verify(big), INVALID);
+});
+
+Deno.test("tokens: the session epoch is signed into the token; absent means 0", async () => {
+  const { tokens, nowS } = setup();
+  const { token } = await tokens.sign({ id: "patient-1", role: "patient", epoch: 3 });
+  const verified = await tokens.verify(token);
+  assert.equal(verified.ok && verified.user.epoch, 3);
+  const legacy = await tokens.verify(await forge(claims(nowS())));
+  assert.equal(legacy.ok && legacy.user.epoch, 0);
+});
+
+Deno.test("tokens: an exp beyond the configured TTL or the longest TTL is invalid", async () => {
+  const { tokens, nowS } = setup();
+  const tenYears = 10 * 365 * 86400;
+  const cases: Record<string, unknown>[] = [
+    { exp: nowS() + tenYears },
+    { exp: nowS() + TTL + 6 }, // exp - iat past the TTL and its 5 s of slack
+    { iat: nowS() - tenYears, exp: nowS() + tenYears }, // old iat does not excuse a far exp
+  ];
+  for (const c of cases) {
+    assert.deepEqual(
+      await tokens.verify(await forge({ ...claims(nowS()), ...c })),
+      INVALID,
+      JSON.stringify(c),
+    );
+  }
+  assert.equal(
+    (await tokens.verify(await forge({ ...claims(nowS()), exp: nowS() + TTL + 5 }))).ok,
+    true,
+  );
+});
+
+Deno.test("tokens: a longest-TTL service still refuses exp past now plus 30 days", async () => {
+  const clock = new FakeClock();
+  const tokens = createTokenService({
+    secret: SECRET,
+    issuer: ISSUER,
+    audience: AUDIENCE,
+    ttlSeconds: MAX_TTL_SECONDS,
+    clock,
+  });
+  const nowS = Math.floor(clock.now() / 1000);
+  // iat 50 s ahead (tolerated skew) with the full TTL on top passes exp - iat but not now + 30 d.
+  const ahead = { ...claims(nowS), iat: nowS + 50, exp: nowS + 50 + MAX_TTL_SECONDS };
+  assert.deepEqual(await tokens.verify(await forge(ahead)), INVALID);
+  const signed = await tokens.sign({ id: "service-1", role: "service" });
+  assert.equal((await tokens.verify(signed.token)).ok, true);
+});
+
+Deno.test("tokens: an iat more than 60 s in the future is invalid", async () => {
+  const { tokens, nowS } = setup();
+  const at = (skew: number) =>
+    forge({ ...claims(nowS()), iat: nowS() + skew, exp: nowS() + skew + 60 });
+  assert.equal((await tokens.verify(await at(60))).ok, true);
+  assert.deepEqual(await tokens.verify(await at(61)), INVALID);
+  assert.deepEqual(await tokens.verify(await at(86_400)), INVALID);
 });

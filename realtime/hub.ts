@@ -55,6 +55,9 @@ export class Connection implements ConnectionInfo {
   /** Set once the socket fell too far behind; the hub stops writing to it. */
   slow = false;
 
+  /** The jti of the token the socket authenticated (or last refreshed) with: what logout closes. */
+  tokenId?: string;
+
   /**
    * Writes a frame unless the socket is closed or, for ephemeral frames, backed
    * up. Far behind, the socket is closed 4002 and marked slow: it resumes by
@@ -143,6 +146,19 @@ export class Hub {
   /** Closes every socket of one user in this isolate; returns how many. */
   closeUser(userId: string, code: number, reason: string): number {
     const conns = [...this.#byUser.get(userId) ?? []];
+    for (const c of conns) {
+      try {
+        c.socket.close(code, reason);
+      } catch {
+        // Already closing.
+      }
+    }
+    return conns.length;
+  }
+
+  /** Closes the user's sockets in this isolate that hold the token `jti`; returns how many. */
+  closeToken(userId: string, jti: string, code: number, reason: string): number {
+    const conns = [...this.#byUser.get(userId) ?? []].filter((c) => c.tokenId === jti);
     for (const c of conns) {
       try {
         c.socket.close(code, reason);

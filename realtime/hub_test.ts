@@ -155,3 +155,15 @@ Deno.test("Hub: closeAll closes every socket, even if one throws", () => {
   }
   assert.equal(s2.socket.closed, null);
 });
+
+Deno.test("Hub: closeToken closes only the user's sockets holding that token", () => {
+  const { hub, s1, s2, s3 } = setup();
+  s1.conn.tokenId = "jti-a";
+  s2.conn.tokenId = "jti-b";
+  s3.conn.tokenId = "jti-a"; // another user's socket with the same id must not be touched
+  assert.equal(hub.closeToken("patient-1", "jti-a", 4401, "Token revoked"), 1);
+  assert.deepEqual(s1.socket.closed, { code: 4401, reason: "Token revoked" });
+  assert.equal(s2.socket.closed, null);
+  assert.equal(s3.socket.closed, null);
+  assert.equal(hub.closeToken("patient-1", "jti-unknown", 4401, "Token revoked"), 0);
+});

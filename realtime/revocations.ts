@@ -1,11 +1,14 @@
 /**
  * @module
- * Ends the sessions of disabled accounts: every isolate polls the revocation
- * log (store/users.ts) once a second and closes the revoked users' sockets
- * with 4403. Polling rather than `kv.watch`: on a local SQLite KV a watch only
- * sees writes made by the same process, and accounts are disabled from the
- * `deno task users` CLI, another process. New connections and HTTP calls are
- * refused anyway, because both load the user and check `disabled`.
+ * Ends the sessions of disabled accounts and logged-out tokens: every isolate
+ * polls the revocation log (store/users.ts) once a second and closes a
+ * disabled user's sockets with 4403 (terminal: sign out), or, for a logout,
+ * only the sockets that authenticated with that token, with 4401 "Token
+ * revoked" (the token is dead: log in again). Polling rather than
+ * `kv.watch`: on a local SQLite KV a watch only sees writes made by the same
+ * process, and accounts are disabled from the `deno task users` CLI, another
+ * process. New connections and HTTP calls are refused anyway, because both
+ * ask store/sessions.ts `tokenCurrent` (enabled, current epoch, not logged out).
  */
 
 import type { Logger } from "../lib/log.ts";
@@ -13,6 +16,8 @@ import { revocationHead, revocationsSince } from "../store/users.ts";
 import type { Hub } from "./hub.ts";
 
 export const CLOSE_REVOKED = 4403;
+/** A logged-out token's sockets: the same code as any other dead token. */
+export const CLOSE_TOKEN_REVOKED = 4401;
 
 export class RevocationWatcher {
   #kv: Deno.Kv;
@@ -44,7 +49,9 @@ export class RevocationWatcher {
   async poll(): Promise<void> {
     if (await revocationHead(this.#kv) <= this.#seen) return;
     for (const r of await revocationsSince(this.#kv, this.#seen)) {
-      const closed = this.#hub.closeUser(r.userId, CLOSE_REVOKED, "Account disabled");
+      const closed = r.tokenId
+        ? this.#hub.closeToken(r.userId, r.tokenId, CLOSE_TOKEN_REVOKED, "Token revoked")
+        : this.#hub.closeUser(r.userId, CLOSE_REVOKED, "Account disabled");
       if (closed > 0) this.#log.info("revocations.closed", { userId: r.userId, sockets: closed });
       this.#seen = Math.max(this.#seen, r.seq);
     }

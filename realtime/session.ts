@@ -15,6 +15,7 @@ import { AppError } from "../lib/errors.ts";
 import { TokenBucket, WindowCounter } from "../lib/rate_limit.ts";
 import type { TokenService, TokenUser } from "../lib/tokens.ts";
 import { getUser } from "../store/users.ts";
+import { tokenCurrent } from "../store/sessions.ts";
 import {
   dispatch,
   errorReply,
@@ -233,7 +234,9 @@ export class Session {
   async #authenticate(user: TokenUser): Promise<void> {
     const { services, hub } = this.#deps;
     const stored = await getUser(services.kv, user.userId);
-    if (!stored || stored.disabled) return this.#refuse(AUTH_INVALID);
+    if (!stored || !await tokenCurrent(services.kv, stored, user)) {
+      return this.#refuse(AUTH_INVALID);
+    }
     if (this.#socket.readyState !== WebSocket.OPEN) return;
     if (hub.userConnectionCount(stored.id) >= this.#deps.maxSocketsPerUser) {
       this.#send(encodeEvent("connect_error", { message: TOO_MANY_SOCKETS }));
@@ -241,6 +244,7 @@ export class Session {
     }
     clearTimeout(this.#authTimer);
     this.#conn = new Connection(this.id, stored.id, stored.role, this.#socket);
+    this.#conn.tokenId = user.jti;
     hub.add(this.#conn);
     this.#setExpiry(user.exp);
     try {
@@ -269,9 +273,11 @@ export class Session {
       const message = typeof user === "string" ? user : AUTH_INVALID;
       return this.#fail(id, "auth:refresh", new AppError(code, message));
     }
-    // A disabled account cannot extend its session with a token it still holds.
-    const stored = await getUser(this.#deps.services.kv, conn.userId);
-    if (!stored || stored.disabled) return this.#refuse(AUTH_INVALID);
+    // A disabled account cannot extend its session with a token it still holds, nor a dead one.
+    const { kv } = this.#deps.services;
+    const stored = await getUser(kv, conn.userId);
+    if (!stored || !await tokenCurrent(kv, stored, user)) return this.#refuse(AUTH_INVALID);
+    conn.tokenId = user.jti;
     this.#setExpiry(user.exp);
     this.#reply(id, "auth:refresh", {
       success: true,

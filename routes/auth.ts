@@ -1,19 +1,31 @@
 /**
  * @module
- * POST /api/v1/auth/login and GET /api/v1/auth/me. Every bad credential gets
- * the same 401 and message; repeated failures per email and per IP are
- * throttled with 429 before any password work is done.
+ * POST /api/v1/auth/login, POST /api/v1/auth/logout and GET /api/v1/auth/me.
+ * Every bad credential gets the same 401 and message, after the same work
+ * (an unknown email is verified against a dummy hash). Logins are throttled
+ * per (email, client IP) and per IP with 429 and slowed down per email
+ * (lib/login_throttle.ts), before any password work; password hashing runs
+ * under a small semaphore, and beyond it the answer is 503 with Retry-After,
+ * so a burst of logins costs refusals, never unbounded memory (Argon2id holds
+ * 19 MiB per hash). Logins, failures, refusals and logouts are audited with
+ * ids only: never the email or the password.
  */
 
 import { Hono } from "hono";
+import type { Context } from "hono";
 import { z } from "zod";
 import { AppError, invalid } from "../lib/errors.ts";
 import type { Clock } from "../lib/clock.ts";
+import { rateKey } from "../lib/client_ip.ts";
 import type { Logger } from "../lib/log.ts";
+import { LoginThrottle } from "../lib/login_throttle.ts";
 import { WindowCounter } from "../lib/rate_limit.ts";
+import { Semaphore } from "../lib/semaphore.ts";
 import type { TokenService } from "../lib/tokens.ts";
-import { authenticate, getUser, normalizeEmail, toPublic } from "../store/users.ts";
-import { type AppEnv, clientIp, jsonBody, requireUser } from "./context.ts";
+import type { Audit } from "../realtime/audit.ts";
+import { revokeToken } from "../store/sessions.ts";
+import { authenticate, getUser, getUserByEmail, normalizeEmail, toPublic } from "../store/users.ts";
+import { type AppEnv, clientIp, jsonBody, requestId, requireUser } from "./context.ts";
 import { zodIssues } from "../realtime/events.ts";
 
 const loginSchema = z.object({
@@ -21,18 +33,51 @@ const loginSchema = z.object({
   password: z.string().min(1).max(1024),
 });
 
-const WINDOW_MS = 15 * 60 * 1000;
+/** Password hashes computed at once (each Argon2id holds 19 MiB), and logins waiting for one. */
+export const HASH_PERMITS = 2;
+export const HASH_WAITING = 6;
+/** Throttled logins audited per client address per minute: a flood must not grow the trail. */
+const AUDITED_REFUSALS_PER_MIN = 10;
 
 export function authRoutes(deps: {
   kv: Deno.Kv;
   tokens: TokenService;
   clock: Clock;
   log: Logger;
+  audit: Audit;
+  /** Defaults to {@linkcode LoginThrottle} with its documented limits. */
+  throttle?: LoginThrottle;
+  /** Defaults to {@linkcode HASH_PERMITS} hashes at once, {@linkcode HASH_WAITING} waiting. */
+  hashes?: Semaphore;
 }): Hono<AppEnv> {
-  const { kv, tokens, clock, log } = deps;
-  const perEmail = new WindowCounter(10, WINDOW_MS, clock);
-  const perIp = new WindowCounter(100, WINDOW_MS, clock);
+  const { kv, tokens, clock, log, audit } = deps;
+  const throttle = deps.throttle ?? new LoginThrottle({ clock });
+  const hashes = deps.hashes ?? new Semaphore(HASH_PERMITS, HASH_WAITING);
+  const audited = new WindowCounter(AUDITED_REFUSALS_PER_MIN, 60_000, clock, 10_000);
   const app = new Hono<AppEnv>();
+
+  /** 429 or 503 with Retry-After; audited (sampled per address) with the account id if known. */
+  const refuse = async (c: Context<AppEnv>, email: string, status: 429 | 503, retryS: number) => {
+    const ip = clientIp(c);
+    log.info("auth.login_refused", { ip, status });
+    if (!audited.hit(rateKey(ip))) {
+      const known = await getUserByEmail(kv, email);
+      audit.record({
+        actorId: known?.id ?? null,
+        actorRole: known?.role ?? null,
+        action: "auth.login",
+        outcome: "refused",
+        code: "RATE_LIMITED",
+        target: { status: String(status) },
+        ip,
+        requestId: requestId(c),
+      });
+    }
+    const error = status === 429
+      ? "Too many login attempts; try again later"
+      : "Server busy; try again shortly";
+    return c.json({ error, code: "RATE_LIMITED" }, status, { "retry-after": String(retryS) });
+  };
 
   app.post("/login", async (c) => {
     const parsed = loginSchema.safeParse(await jsonBody(c));
@@ -41,20 +86,50 @@ export function authRoutes(deps: {
     }
     const email = normalizeEmail(parsed.data.email);
     const ip = clientIp(c);
-    // Count the attempt before the slow password check, so parallel guesses cannot all slip past.
-    const overEmail = perEmail.hit(email);
-    const overIp = perIp.hit(ip);
-    if (overEmail || overIp) {
-      throw new AppError("RATE_LIMITED", "Too many login attempts; try again later");
+    const key = rateKey(ip);
+    const admission = await throttle.admit(email, key);
+    if (!admission.ok) return await refuse(c, email, 429, admission.retryAfterS);
+    const permit = hashes.acquire();
+    if (!permit) {
+      throttle.cancel(email, key);
+      return await refuse(c, email, 503, 1);
     }
-    const user = await authenticate(kv, email, parsed.data.password);
+    const release = await permit;
+    let user;
+    try {
+      user = await authenticate(kv, email, parsed.data.password);
+    } finally {
+      release();
+    }
     if (!user) {
+      // Done for unknown emails and wrong passwords alike, so it adds no timing difference.
+      const known = await getUserByEmail(kv, email);
+      audit.record({
+        actorId: known?.id ?? null,
+        actorRole: known?.role ?? null,
+        action: "auth.login",
+        outcome: "failure",
+        code: "UNAUTHENTICATED",
+        ip,
+        requestId: requestId(c),
+      });
       log.info("auth.login_failed", { ip });
       throw new AppError("UNAUTHENTICATED", "Invalid email or password");
     }
-    perEmail.reset(email);
-    perIp.forgive(ip);
-    const { token, expiresAt } = await tokens.sign({ id: user.id, role: user.role });
+    throttle.succeeded(email, key);
+    const { token, expiresAt } = await tokens.sign({
+      id: user.id,
+      role: user.role,
+      epoch: user.sessionEpoch ?? 0,
+    });
+    audit.record({
+      actorId: user.id,
+      actorRole: user.role,
+      action: "auth.login",
+      outcome: "success",
+      ip,
+      requestId: requestId(c),
+    });
     log.info("auth.login", { userId: user.id });
     const { id, email: userEmail, name, role } = user;
     return c.json({
@@ -62,6 +137,21 @@ export function authRoutes(deps: {
       expiresAt: expiresAt.toISOString(),
       user: { id, email: userEmail, name, role },
     });
+  });
+
+  app.post("/logout", requireUser(tokens, kv), async (c) => {
+    const { userId, role, token } = c.get("user");
+    const entry = audit.entry({
+      actorId: userId,
+      actorRole: role,
+      action: "auth.logout",
+      outcome: "success",
+      ip: clientIp(c),
+      requestId: requestId(c),
+    });
+    await revokeToken(kv, token, new Date(clock.now()), entry);
+    log.info("auth.logout", { userId });
+    return c.json({ success: true });
   });
 
   app.get("/me", requireUser(tokens, kv), async (c) => {

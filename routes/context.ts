@@ -1,32 +1,71 @@
 /**
  * @module
  * What the HTTP routes share: the Hono environment type (the authenticated
- * user on the context), the bearer-token middleware and the mapping from
- * AppError codes to HTTP statuses, applied once in the app's error handler.
+ * user on the context), the client's IP and the request id, the bearer-token
+ * middleware and the mapping from AppError codes to HTTP statuses, applied
+ * once in the app's error handler.
  */
 
 import type { Context, MiddlewareHandler } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { AppError, type ErrorCode } from "../lib/errors.ts";
 import type { Logger } from "../lib/log.ts";
-import type { TokenService } from "../lib/tokens.ts";
+import type { TokenService, TokenUser } from "../lib/tokens.ts";
+import { type Cidr, clientIp as resolveClientIp, inCidrs, parseIp } from "../lib/client_ip.ts";
+import { tokenCurrent } from "../store/sessions.ts";
 import { getUser, type Role } from "../store/users.ts";
 
 export interface AuthedUser {
   userId: string;
   role: Role;
+  /** The verified bearer token (logout revokes its jti). */
+  token: TokenUser;
 }
 
-/** `Bindings` is the second argument of `app.fetch`: main passes the peer address. */
+/**
+ * `Bindings` is the second argument of `app.fetch`: main passes the peer
+ * address and the parsed TRUSTED_PROXIES.
+ */
 export type AppEnv = {
-  Variables: { user: AuthedUser };
-  Bindings: { remoteAddr?: Deno.Addr };
+  Variables: { user: AuthedUser; clientIp?: string; requestId?: string };
+  Bindings: { remoteAddr?: Deno.Addr; trustedProxies?: readonly Cidr[] };
 };
 
-/** The client's IP as the socket sees it (behind a proxy, the proxy's). */
-export function clientIp(c: Context<AppEnv>): string {
+function peerAddress(c: Context<AppEnv>): string {
   const addr = c.env?.remoteAddr;
   return addr && "hostname" in addr ? addr.hostname : "unknown";
+}
+
+/**
+ * The client's IP: the TCP peer, or, when the peer is one of TRUSTED_PROXIES,
+ * the address the proxies forwarded (lib/client_ip.ts). Computed once per request.
+ */
+export function clientIp(c: Context<AppEnv>): string {
+  let ip = c.get("clientIp");
+  if (ip === undefined) {
+    ip = resolveClientIp(peerAddress(c), c.req.raw.headers, c.env?.trustedProxies ?? []);
+    c.set("clientIp", ip);
+  }
+  return ip;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{8,64}$/;
+
+/**
+ * The request's id for the audit trail and logs: the `X-Request-Id` a trusted
+ * proxy sent (so entries match the proxy's access log), else a random one.
+ * A client's own header is not taken: it could make entries look related.
+ */
+export function requestId(c: Context<AppEnv>): string {
+  let id = c.get("requestId");
+  if (id === undefined) {
+    const incoming = c.req.header("x-request-id");
+    const peer = parseIp(peerAddress(c));
+    const trusted = peer !== null && inCidrs(peer, c.env?.trustedProxies ?? []);
+    id = trusted && incoming && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
+    c.set("requestId", id);
+  }
+  return id;
 }
 
 const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
@@ -60,7 +99,7 @@ export function bearerToken(header: string | undefined | null): string | null {
   return m ? m[1] : null;
 }
 
-/** Requires a valid bearer token for an existing, enabled user. */
+/** Requires a valid bearer token, current for an existing, enabled user (store/sessions.ts). */
 export function requireUser(tokens: TokenService, kv: Deno.Kv): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const token = bearerToken(c.req.header("authorization"));
@@ -72,8 +111,10 @@ export function requireUser(tokens: TokenService, kv: Deno.Kv): MiddlewareHandle
         : new AppError("UNAUTHENTICATED", "Invalid token");
     }
     const user = await getUser(kv, result.user.userId);
-    if (!user || user.disabled) throw new AppError("UNAUTHENTICATED", "Invalid token");
-    c.set("user", { userId: user.id, role: user.role });
+    if (!user || !await tokenCurrent(kv, user, result.user)) {
+      throw new AppError("UNAUTHENTICATED", "Invalid token");
+    }
+    c.set("user", { userId: user.id, role: user.role, token: result.user });
     await next();
   };
 }

@@ -2,31 +2,49 @@
  * @module
  * GET /ws: the native WebSocket endpoint. Before upgrading it refuses a
  * cross-site Origin (403), a token in the query string (400: URLs end up in
- * logs) and an invalid Authorization header (401); then it hands the socket
- * to a realtime Session. The upgrade is Deno's own `Deno.upgradeWebSocket`.
+ * logs) and an invalid or no longer current Authorization header (401); then
+ * it hands the socket to a realtime Session. The upgrade is Deno's own
+ * `Deno.upgradeWebSocket`. Refused upgrades are audited (at most
+ * {@linkcode AUDITED_REFUSALS_PER_MIN} per client address a minute, so a
+ * flood cannot grow the trail without bound).
  */
 
 import { Hono } from "hono";
+import type { Context } from "hono";
+import { rateKey } from "../lib/client_ip.ts";
 import type { TokenService } from "../lib/tokens.ts";
+import type { Audit } from "../realtime/audit.ts";
 import { Session, type SessionDeps } from "../realtime/session.ts";
-import { type AppEnv, bearerToken, clientIp } from "./context.ts";
-import type { WindowCounter } from "../lib/rate_limit.ts";
+import { tokenCurrent } from "../store/sessions.ts";
+import { getUser } from "../store/users.ts";
+import { type AppEnv, bearerToken, clientIp, requestId } from "./context.ts";
+import { WindowCounter } from "../lib/rate_limit.ts";
+
+/** Refused upgrades audited per client address per minute; the rest are only counted away. */
+export const AUDITED_REFUSALS_PER_MIN = 10;
+
+const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
 /**
  * Whether a browser page at `origin` may open a socket here: listed in
- * CORS_ORIGINS, or the server's own origin (the bundled test client). No
- * Origin header means a non-browser client, which Origin cannot protect anyway.
+ * `allowed` (CORS_ORIGINS and PUBLIC_URL). The Host header is never trusted
+ * on its own (a DNS-rebinding page sends a matching one); only when no
+ * PUBLIC_URL is configured (`deno task dev`, tests) is a same-origin page on a
+ * loopback name (localhost, 127.0.0.1, [::1]) accepted, and only when its
+ * host and port equal the Host header's. No Origin header means a non-browser
+ * client, which Origin cannot protect anyway.
  */
 export function originAllowed(
   origin: string | undefined,
-  host: string | undefined,
-  allowed: string[],
+  opts: { allowed: readonly string[]; host?: string; loopbackSameOrigin: boolean },
 ): boolean {
   if (origin === undefined) return true;
-  if (allowed.includes(origin)) return true;
+  if (opts.allowed.includes(origin)) return true;
+  if (!opts.loopbackSameOrigin || opts.host === undefined) return false;
   try {
     const u = new URL(origin);
-    return u.origin === origin && host !== undefined && u.host === host;
+    return u.origin === origin && LOOPBACK_HOSTS.has(u.hostname) &&
+      u.host === opts.host.toLowerCase();
   } catch {
     return false;
   }
@@ -36,19 +54,43 @@ export function wsRoutes(deps: {
   session: SessionDeps;
   tokens: TokenService;
   corsOrigins: string[];
+  /** The server's own origins (PUBLIC_URL); empty allows loopback same-origin pages. */
+  publicOrigins: string[];
   idleTimeoutS: number;
-  /** Upgrades per client IP per window. */
+  /** Upgrades per client IP (IPv6: per /64) per window. */
   upgrades: WindowCounter;
+  audit: Audit;
 }): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
+  const allowed = [...deps.corsOrigins, ...deps.publicOrigins];
+  const loopbackSameOrigin = deps.publicOrigins.length === 0;
+  const { kv, clock } = deps.session.services;
+  const audited = new WindowCounter(AUDITED_REFUSALS_PER_MIN, 60_000, clock, 10_000);
+  const refused = (c: Context<AppEnv>, code: string, actorId: string | null = null) => {
+    const ip = clientIp(c);
+    if (audited.hit(rateKey(ip))) return;
+    deps.audit.record({
+      actorId,
+      actorRole: null,
+      action: "ws.upgrade",
+      outcome: "refused",
+      code,
+      ip,
+      requestId: requestId(c),
+    });
+  };
   app.get("/", async (c) => {
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
       return c.json({ error: "Expected a WebSocket upgrade", code: "INVALID_PAYLOAD" }, 426);
     }
-    if (!originAllowed(c.req.header("origin"), c.req.header("host"), deps.corsOrigins)) {
+    const origin = c.req.header("origin");
+    const host = c.req.header("host");
+    if (!originAllowed(origin, { allowed, host, loopbackSameOrigin })) {
+      refused(c, "FORBIDDEN");
       return c.json({ error: "Origin not allowed", code: "FORBIDDEN" }, 403);
     }
-    if (deps.upgrades.hit(clientIp(c))) {
+    if (deps.upgrades.hit(rateKey(clientIp(c)))) {
+      refused(c, "RATE_LIMITED");
       c.header("retry-after", "60");
       return c.json(
         { error: "Too many connection attempts; retry later", code: "RATE_LIMITED" },
@@ -68,8 +110,16 @@ export function wsRoutes(deps: {
     if (header !== undefined) {
       const token = bearerToken(header);
       const result = token ? await deps.tokens.verify(token) : null;
-      if (!result?.ok) {
-        const expired = result?.reason === "expired";
+      // Disabled, logged out or from before a disable: refused here, not after the upgrade.
+      const current = result?.ok &&
+        await tokenCurrent(kv, await getUser(kv, result.user.userId), result.user);
+      if (!result?.ok || !current) {
+        const expired = result?.ok === false && result.reason === "expired";
+        refused(
+          c,
+          expired ? "TOKEN_EXPIRED" : "UNAUTHENTICATED",
+          result?.ok ? result.user.userId : null,
+        );
         return c.json({
           error: expired
             ? "Authentication error: Token expired"

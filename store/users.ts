@@ -31,6 +31,11 @@ export interface User {
   passwordHash: string;
   disabled: boolean;
   createdAt: string;
+  /**
+   * Raised each time the account is disabled; tokens carry the epoch they
+   * were issued in, and older ones are refused (store/sessions.ts). Absent = 0.
+   */
+  sessionEpoch?: number;
 }
 
 /** A user as other people and the wire may see it: no hash. */
@@ -105,16 +110,20 @@ export async function* listUsers(kv: Deno.Kv): AsyncGenerator<PublicUser> {
   for await (const e of kv.list<User>({ prefix: ["users"] })) yield toPublic(e.value);
 }
 
-/** One account whose sessions must end: written when an account is disabled. */
+/**
+ * Sessions that must end: all of an account's when it is disabled, or only
+ * the sockets of one token (`tokenId`, its jti) after a logout.
+ */
 export interface Revocation {
   seq: number;
   userId: string;
+  tokenId?: string;
   at: string;
 }
 
-const REVOCATION_HEAD = ["session_revocations_head"];
+export const REVOCATION_HEAD = ["session_revocations_head"];
 /** Revocation entries are only needed until every isolate has polled them. */
-const REVOCATION_TTL_MS = 24 * 3600 * 1000;
+export const REVOCATION_TTL_MS = 24 * 3600 * 1000;
 
 /**
  * Enables or disables an account. Disabling also appends to the revocation
@@ -131,7 +140,10 @@ export async function setDisabled(
   for (let attempt = 0; attempt < 20; attempt++) {
     const [user, head] = await kv.getMany<[User, number]>([["users", userId], REVOCATION_HEAD]);
     if (user.value === null) throw new AppError("NOT_FOUND", `User "${userId}" not found`);
-    const next = { ...user.value, disabled };
+    // Disabling starts a new session epoch: tokens issued before it stay refused after enabling.
+    const next: User = disabled
+      ? { ...user.value, disabled, sessionEpoch: (user.value.sessionEpoch ?? 0) + 1 }
+      : { ...user.value, disabled };
     const op = kv.atomic().check(user).set(["users", userId], next);
     if (disabled) {
       const seq = (head.value ?? 0) + 1;

@@ -14,6 +14,7 @@ function forge(
   jwt.setIssuer(claims.iss ?? "telehealth-realtime");
   jwt.setAudience(claims.aud ?? "telehealth-realtime");
   jwt.setIssuedAt(claims.iat ?? now());
+  jwt.setJti(crypto.randomUUID());
   if (claims.exp !== undefined) jwt.setExpirationTime(claims.exp);
   return jwt.sign(key);
 }
