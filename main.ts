@@ -37,9 +37,11 @@ import { RevocationWatcher } from "./realtime/revocations.ts";
 import type { Lifecycle } from "./realtime/session.ts";
 import { createNotifier } from "./realtime/notify.ts";
 import { PresenceService } from "./realtime/presence.ts";
+import { TopicService } from "./realtime/topics.ts";
 import { authRoutes } from "./routes/auth.ts";
-import { type AppEnv, errorResponse } from "./routes/context.ts";
+import { type AppEnv, errorResponse, httpActor } from "./routes/context.ts";
 import { docsRoutes } from "./routes/docs.ts";
+import { auditRoutes } from "./routes/audit.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { serviceRoutes } from "./routes/realtime.ts";
 import { staticRoutes } from "./routes/static.ts";
@@ -48,6 +50,14 @@ import { wsRoutes } from "./routes/ws.ts";
 import { seedDemoData } from "./store/demo.ts";
 import { openKv } from "./store/open.ts";
 import { demoJwtSecret } from "./store/settings.ts";
+
+/** HTTP refusals the audit trail records. */
+const AUDITED_HTTP_CODES = new Set([
+  "FORBIDDEN",
+  "UNAUTHENTICATED",
+  "TOKEN_EXPIRED",
+  "RATE_LIMITED",
+]);
 
 /** Every realtime event, from every domain table; a duplicate name fails here, at start-up. */
 export const events = mergeTables(
@@ -65,6 +75,8 @@ export interface AppDeps {
   config: Config;
   clock?: Clock;
   log?: Logger;
+  /** Defaults to a batching writer on `kv`. */
+  audit?: AuditWriter;
   /** Defaults to a BroadcastChannel bus (reaches this process's other isolates). */
   bus?: (deliver: Hub["deliver"]) => Bus;
 }
@@ -78,6 +90,9 @@ export interface App {
   presence: PresenceService;
   calls: CallService;
   scheduler: Scheduler;
+  /** The audit writer (tests flush it before reading KV). */
+  audit: AuditWriter;
+  topics: TopicService;
   /** Settles when background KV work (the queue listener) has ended, after KV is closed. */
   finished: Promise<void>;
   /** emitToUser / emitToRoom / broadcast / notifyUser for routes, jobs and tests. */
@@ -117,8 +132,17 @@ export async function createApp(deps: AppDeps): Promise<App> {
     ttlMs: config.presenceTtlS * 1000,
     connections: () => hub.connections(),
   });
-  const audit = new AuditWriter({ kv, clock, log, newId });
-  const notifyUser = createNotifier({ kv, clock, emitter, newId });
+  const audit = deps.audit ??
+    new AuditWriter({ kv, clock, log, newId, retentionDays: config.auditRetentionDays });
+  const topics = new TopicService({
+    kv,
+    clock,
+    log,
+    emitter,
+    ttlMs: config.presenceTtlS * 1000,
+    connections: () => hub.connections(),
+  });
+  const notifyUser = createNotifier({ kv, clock, emitter, newId, audit });
   const scheduler = createScheduler(config.scheduler, { kv, clock, log });
   const calls = new CallService({
     kv,
@@ -130,14 +154,17 @@ export async function createApp(deps: AppDeps): Promise<App> {
     refreshPresence: (userId) => presence.refresh(userId),
     ringTimeoutMs: config.callRingTimeoutMs,
     graceMs: config.callGraceMs,
+    audit,
+    rates: config.callRates,
   });
-  const services = { kv, clock, log, emitter, newId, presence, notifyUser, calls };
+  const services = { kv, clock, log, emitter, newId, presence, notifyUser, calls, audit, topics };
   let stopping = false;
   const lifecycle: Lifecycle = {
     connected: (conn) => presence.connected(conn),
     opened: (conn) => calls.socketOpened(conn),
     disconnected(conn) {
       presence.disconnected(conn);
+      topics.disconnected(conn);
       // Sockets closed by our own shutdown start no grace period: KV is about to close.
       if (stopping) return;
       calls.socketClosed(conn).catch((err) => {
@@ -158,7 +185,23 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const trustedProxies = config.trustedProxies.map(parseCidr);
 
   const app = new Hono<AppEnv>();
-  app.onError((err, c) => errorResponse(c, err, log));
+  app.onError((err, c) => {
+    // Every refused HTTP request is in the audit trail; logins record their own outcome.
+    if (
+      err instanceof AppError && AUDITED_HTTP_CODES.has(err.code) &&
+      !c.req.path.startsWith("/api/v1/auth/login")
+    ) {
+      audit.record({
+        ...httpActor(c),
+        action: "refused",
+        // The path names ids only (routes take no free text in the path); capped all the same.
+        target: { event: `${c.req.method} ${c.req.path.replace(/[^\w:./-]/g, "_").slice(0, 140)}` },
+        outcome: "refused",
+        code: err.code,
+      });
+    }
+    return errorResponse(c, err, log);
+  });
   app.notFound((c) => c.json({ error: "Not found", code: "NOT_FOUND" }, 404));
   app.use(
     "/api/*",
@@ -179,8 +222,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
     }),
   );
   app.route("/api/v1/auth", authRoutes({ kv, tokens, clock, log, audit }));
-  app.route("/api/v1/visits", visitRoutes({ kv, tokens, clock, newId }));
-  app.route("/api/v1", serviceRoutes({ kv, tokens, realtime }));
+  app.route("/api/v1/visits", visitRoutes({ kv, tokens, clock, newId, audit }));
+  app.route("/api/v1", serviceRoutes({ kv, tokens, realtime, audit }));
+  app.route("/api/v1/audit", auditRoutes({ kv, tokens, audit }));
   app.route("/api/docs", docsRoutes(events));
   app.route(
     "/health",
@@ -199,6 +243,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       session: {
         services,
         maxSocketsPerUser: config.maxSocketsPerUser,
+        limits: config.socketLimits,
         rates: config.rates,
         lifecycle,
         hub,
@@ -218,7 +263,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
   app.route("/", staticRoutes());
 
   presence.start();
+  topics.start();
+  audit.start();
   scheduler.start((job) => calls.onJob(job));
+  calls.startSweeps();
   const revocations = new RevocationWatcher({ kv, hub, log });
   await revocations.start();
   const uninstall = installRealtimeApi(realtime);
@@ -230,12 +278,31 @@ export async function createApp(deps: AppDeps): Promise<App> {
     presence,
     calls,
     scheduler,
+    audit,
+    topics,
     finished: scheduler.finished,
     realtime,
     async shutdown() {
       stopping = true;
       uninstall();
-      const stopped = Promise.all([presence.stop(), scheduler.stop(), revocations.stop()]);
+      const stopped = Promise.all([
+        presence.stop(),
+        topics.stop(),
+        calls.stopSweeps(),
+        scheduler.stop(),
+        revocations.stop(),
+      ]);
+      // Sockets closed by the shutdown are recorded now: the writer takes no entries after close.
+      for (const c of hub.connections()) {
+        audit.record({
+          actorId: c.userId,
+          actorRole: c.role,
+          socketId: c.id,
+          action: "ws.close",
+          outcome: "success",
+          target: { status: "1001" },
+        });
+      }
       hub.closeAll(1001, "Server shutting down");
       await stopped;
       await audit.close();

@@ -90,6 +90,11 @@ const schema = z.object({
   EVENT_RATE_PER_S: intIn(1, 10_000).default(30),
   EVENT_BURST: intIn(1, 10_000).default(60),
   WS_UPGRADES_PER_MIN: intIn(1, 100_000).default(600),
+  ROOMS_PER_SOCKET: intIn(1, 10_000).default(100),
+  PRESENCE_SUBSCRIPTIONS_PER_SOCKET: intIn(1, 100_000).default(1000),
+  CALLS_PER_MIN: intIn(1, 10_000).default(20),
+  CALLS_PER_PAIR_PER_MIN: intIn(1, 10_000).default(5),
+  AUDIT_RETENTION_DAYS: intIn(1, 36_500).default(2190),
   CALL_RING_TIMEOUT_MS: intIn(100, 600_000).default(30_000),
   CALL_GRACE_MS: intIn(100, 600_000).default(15_000),
   SCHEDULER: z.enum(["auto", "queue", "deadline"]).default("auto"),
@@ -143,6 +148,12 @@ export interface Config {
   rates: Record<"message" | "default", { burst: number; perSecond: number }>;
   /** WebSocket upgrades one IP may make per minute; more get HTTP 429. */
   wsUpgradesPerMin: number;
+  /** Rooms and presence subscriptions one socket may hold; more get LIMIT_EXCEEDED. */
+  socketLimits: { rooms: number; presence: number };
+  /** call:initiate per caller, and per caller and callee, per minute; more get RATE_LIMITED. */
+  callRates: { perCaller: number; perPair: number };
+  /** Audit entries older than this many days are deleted. */
+  auditRetentionDays: number;
   /** How long a connection's presence entry lives without a heartbeat. */
   presenceTtlS: number;
   callRingTimeoutMs: number;
@@ -203,6 +214,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       default: { burst: v.EVENT_BURST, perSecond: v.EVENT_RATE_PER_S },
     },
     wsUpgradesPerMin: v.WS_UPGRADES_PER_MIN,
+    socketLimits: { rooms: v.ROOMS_PER_SOCKET, presence: v.PRESENCE_SUBSCRIPTIONS_PER_SOCKET },
+    callRates: { perCaller: v.CALLS_PER_MIN, perPair: v.CALLS_PER_PAIR_PER_MIN },
+    auditRetentionDays: v.AUDIT_RETENTION_DAYS,
     callRingTimeoutMs: v.CALL_RING_TIMEOUT_MS,
     callGraceMs: v.CALL_GRACE_MS,
     scheduler: v.SCHEDULER === "auto"

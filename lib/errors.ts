@@ -19,6 +19,7 @@ export const ERROR_CODES = [
   "CONFLICT",
   "BUSY",
   "PAYLOAD_TOO_LARGE",
+  "LIMIT_EXCEEDED",
   "INTERNAL",
 ] as const;
 

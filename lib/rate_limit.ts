@@ -35,15 +35,29 @@ export class TokenBucket {
 /** Counts events per key in a fixed window; `hit` says whether the key is now over `limit`. */
 export class WindowCounter {
   #windows = new Map<string, { start: number; count: number }>();
+  #lastSweep: number;
   constructor(
     readonly limit: number,
     readonly windowMs: number,
     readonly clock: Clock,
     readonly maxKeys = 100_000,
-  ) {}
+  ) {
+    this.#lastSweep = clock.now();
+  }
+
+  /** Keys currently held (expired ones go at the next sweep, at most one window later). */
+  get size(): number {
+    return this.#windows.size;
+  }
 
   hit(key: string): boolean {
     const now = this.clock.now();
+    // Keys expire with their window: once a window, drop the ones that ended, so memory follows
+    // the keys active recently, not every key ever seen.
+    if (now - this.#lastSweep >= this.windowMs) {
+      this.#lastSweep = now;
+      this.#evictExpired(now);
+    }
     let w = this.#windows.get(key);
     if (!w || now - w.start >= this.windowMs || now < w.start) {
       if (this.#windows.size >= this.maxKeys) this.#evictExpired(now);

@@ -120,3 +120,13 @@ Deno.test("TokenBucket: a wall clock stepped back (NTP) does not drain the bucke
   clock.advance(1000);
   assert.equal(bucket.take(), true);
 });
+
+Deno.test("WindowCounter: keys expire with their window instead of accumulating", () => {
+  const clock = new FakeClock();
+  const counter = new WindowCounter(5, 1000, clock);
+  for (let i = 0; i < 100; i++) counter.hit(`ip-${i}`);
+  assert.equal(counter.size, 100);
+  clock.advance(1000);
+  counter.hit("fresh");
+  assert.equal(counter.size, 1);
+});

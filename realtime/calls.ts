@@ -24,6 +24,7 @@ import {
   CONNECTED_STATES,
   createCall,
   getCall,
+  listLiveCallIds,
   LIVE_STATES,
   RINGING_STATES,
   transition,
@@ -35,10 +36,15 @@ import type { Emitter } from "./emit.ts";
 import type { ConnectionInfo } from "./hub.ts";
 import { notificationView } from "./notify.ts";
 import type { Job, Scheduler } from "./scheduler.ts";
+import type { Audit } from "./audit.ts";
+import type { AuditEntry } from "../store/audit.ts";
+import { WindowCounter } from "../lib/rate_limit.ts";
 
 /** The caller: who and on which socket. */
 export interface CallActor extends Actor {
   socketId: string;
+  /** The client's address, for the audit trail. */
+  ip?: string;
 }
 
 export interface CallDeps {
@@ -52,13 +58,25 @@ export interface CallDeps {
   refreshPresence: (userId: string) => Promise<void>;
   ringTimeoutMs: number;
   graceMs: number;
+  audit: Audit;
+  /** call:initiate per caller, and per (caller, callee), per minute. */
+  rates: { perCaller: number; perPair: number };
 }
+
+/** How often every isolate checks live calls for a ring deadline that passed unnoticed. */
+export const SWEEP_MS = 5000;
 
 export class CallService {
   #d: CallDeps;
+  #perCaller: WindowCounter;
+  #perPair: WindowCounter;
+  #sweeper?: ReturnType<typeof setInterval>;
+  #sweeping: Promise<void> = Promise.resolve();
 
   constructor(deps: CallDeps) {
     this.#d = deps;
+    this.#perCaller = new WindowCounter(deps.rates.perCaller, 60_000, deps.clock);
+    this.#perPair = new WindowCounter(deps.rates.perPair, 60_000, deps.clock);
   }
 
   async initiate(
@@ -73,6 +91,14 @@ export class CallService {
       }]);
     }
     await assertMayCall(kv, actor, input.recipientId, input.visitId);
+    // Ring flooding: a caller may ring anyone, and one person, only so often.
+    const overCaller = this.#perCaller.hit(actor.userId);
+    const overPair = this.#perPair.hit(`${actor.userId}\u0000${input.recipientId}`);
+    if (overCaller || overPair) {
+      throw new AppError("RATE_LIMITED", "Too many calls; wait a minute before calling again", {
+        retryable: true,
+      });
+    }
     for (let attempt = 0; attempt < 5; attempt++) {
       const now = clock.now();
       const call: Call = {
@@ -86,8 +112,8 @@ export class CallService {
         ringDeadline: now + this.#d.ringTimeoutMs,
         callerSocketId: actor.socketId,
       };
-      const created = await createCall(kv, call);
-      if (created.ok) return await this.#ring(call);
+      const created = await createCall(kv, call, this.#audit(call, actor));
+      if (created.ok) return await this.#ring(call, actor);
 
       const blocking = created.callerCall ?? created.calleeCall;
       const entry = blocking ? await this.load(blocking) : null;
@@ -190,7 +216,7 @@ export class CallService {
     }
     if (entry.call.status === "accepted") {
       const next: Call = { ...entry.call, status: "in_progress", connectedAt: this.#nowIso() };
-      const moved = await transition(this.#d.kv, entry, next);
+      const moved = await transition(this.#d.kv, entry, next, { audit: this.#audit(next, actor) });
       // Losing this race is fine when the winner also moved it on (the other party's signal).
       entry = moved ?? await this.#mustLoad(input.callId);
       this.#expect(entry.call, CONNECTED_STATES);
@@ -203,6 +229,35 @@ export class CallService {
       payload: input.payload,
       from: actor.userId,
     });
+  }
+
+  /**
+   * Ends every ringing call whose deadline passed, in whatever isolate or
+   * process it started. The scheduler's job normally does this; the sweep
+   * covers a job lost in flight (a process killed while running it: KV
+   * redelivers it only after its own timeout, up to a minute after a restart).
+   */
+  async sweep(): Promise<void> {
+    for (const callId of await listLiveCallIds(this.#d.kv)) await this.load(callId);
+  }
+
+  /** Sweeps at once and then every {@linkcode SWEEP_MS} until {@linkcode stopSweeps}. */
+  startSweeps(): void {
+    this.#sweeping = this.sweep().catch((err) => this.#sweepFailed(err));
+    this.#sweeper = setInterval(() => {
+      this.#sweeping = this.#sweeping.then(() => this.sweep()).catch((err) =>
+        this.#sweepFailed(err)
+      );
+    }, SWEEP_MS);
+  }
+
+  async stopSweeps(): Promise<void> {
+    clearInterval(this.#sweeper);
+    await this.#sweeping;
+  }
+
+  #sweepFailed(err: unknown): void {
+    this.#d.log.error("calls.sweep_failed", { error: err instanceof Error ? err : String(err) });
   }
 
   /** Scheduler entry point: ring timeouts and grace periods. Idempotent. */
@@ -308,7 +363,7 @@ export class CallService {
     return entry;
   }
 
-  async #ring(call: Call): Promise<{ callId: string; status: string }> {
+  async #ring(call: Call, caller: CallActor): Promise<{ callId: string; status: string }> {
     const { kv, scheduler, emitter } = this.#d;
     // Durable first: once the timeout is scheduled, the call cannot ring forever.
     await scheduler.schedule({
@@ -319,7 +374,8 @@ export class CallService {
     emitter.emitToUser(call.calleeId, "call:incoming", incomingView(call));
     const entry = await getCall(kv, call.id);
     if (entry?.call.status === "initiating") {
-      const ringing = await transition(kv, entry, { ...entry.call, status: "ringing" });
+      const next: Call = { ...entry.call, status: "ringing" };
+      const ringing = await transition(kv, entry, next, { audit: this.#audit(next, caller) });
       if (ringing) return { callId: call.id, status: "ringing" };
     }
     // Answered, refused or hung up in the meantime: report what it is now.
@@ -336,7 +392,11 @@ export class CallService {
       data: { callId: next.id, callerId: next.callerId, callType: next.callType },
     }, { id: `ntf_${this.#d.newId()}`, now: new Date(this.#d.clock.now()) });
     // The notification is in the same commit: however often this runs, it is stored once.
-    if (!await transition(this.#d.kv, entry, next, note)) return;
+    if (
+      !await transition(this.#d.kv, entry, next, { notification: note, audit: this.#audit(next) })
+    ) {
+      return;
+    }
     const { emitter } = this.#d;
     const users = [next.callerId, next.calleeId];
     emitter.emit({ users }, "call:missed", {
@@ -361,7 +421,7 @@ export class CallService {
     if (!party || !socketId) return;
     if (await isConnectionLive(this.#d.kv, party, socketId, this.#d.clock.now())) return;
     const next = this.#ended(call, "failed", undefined, "connection_lost");
-    if (!await transition(this.#d.kv, entry, next)) return;
+    if (!await transition(this.#d.kv, entry, next, { audit: this.#audit(next) })) return;
     this.#announceEnd(next);
     await this.#refresh(next);
   }
@@ -439,9 +499,30 @@ export class CallService {
       const entry = await this.#party(actor, callId, role);
       this.#expect(entry.call, states);
       const next = build(entry.call);
-      if (await transition(this.#d.kv, entry, next)) return next;
+      if (await transition(this.#d.kv, entry, next, { audit: this.#audit(next, actor) })) {
+        return next;
+      }
     }
     throw conflict("Call is changing too fast; retry", true);
+  }
+
+  /** The audit entry of a transition to `call.status`, by a party or (no actor) by the server. */
+  #audit(call: Call, actor?: CallActor): AuditEntry {
+    const other = actor?.userId === call.calleeId ? call.callerId : call.calleeId;
+    return this.#d.audit.entry({
+      actorId: actor?.userId ?? null,
+      actorRole: actor?.role ?? null,
+      socketId: actor?.socketId,
+      ip: actor?.ip,
+      action: `call.${call.status}`,
+      target: {
+        callId: call.id,
+        userId: actor ? other : call.calleeId,
+        ...(call.visitId ? { visitId: call.visitId } : {}),
+        ...(call.endReason ? { status: call.endReason } : {}),
+      },
+      outcome: "success",
+    });
   }
 
   async #refresh(call: Call): Promise<void> {

@@ -13,6 +13,8 @@ export interface EmitOptions {
   exceptSocket?: string;
   /** Skip every socket of this user (typing indicators are not echoed to the typist). */
   exceptUser?: string;
+  /** Patients other than this user do not get it (see {@linkcode Delivery.patientsExcept}). */
+  patientsExcept?: string;
   ephemeral?: boolean;
 }
 

@@ -19,6 +19,8 @@ import type { Emitter } from "./emit.ts";
 import type { NotifyUser } from "./notify.ts";
 import type { PresenceService } from "./presence.ts";
 import type { CallService } from "./calls.ts";
+import type { Audit } from "./audit.ts";
+import type { TopicService } from "./topics.ts";
 
 /** What every handler may use: storage, time, ids, logging, the emit API and presence. */
 export interface Services {
@@ -30,6 +32,8 @@ export interface Services {
   presence: PresenceService;
   notifyUser: NotifyUser;
   calls: CallService;
+  audit: Audit;
+  topics: TopicService;
 }
 
 /** The calling socket's room subscriptions; handlers change them only through this. */
@@ -37,6 +41,11 @@ export interface SocketRooms {
   has(roomId: string): boolean;
   /** Whether this socket's join also granted publishing (saves re-checking access per send). */
   canPublish(roomId: string): boolean;
+  /**
+   * Throws LIMIT_EXCEEDED if joining these rooms (all `presence:` rooms, or
+   * none) would pass the socket's cap; rooms already joined do not count again.
+   */
+  reserve(roomIds: string[]): void;
   join(roomId: string, grant: { publish: boolean }): void;
   leave(roomId: string): void;
 }
@@ -45,11 +54,18 @@ export interface HandlerContext {
   userId: string;
   role: Role;
   socketId: string;
+  /** The client's address, for the audit trail. */
+  ip?: string;
   services: Services;
   rooms: SocketRooms;
 }
 
 export type Reply = Record<string, unknown>;
+
+/** Who is acting, as an audit entry names them. */
+export function auditActor(ctx: HandlerContext) {
+  return { actorId: ctx.userId, actorRole: ctx.role, socketId: ctx.socketId, ip: ctx.ip };
+}
 
 export interface EventDef<S extends z.ZodType = z.ZodType> {
   schema: S;

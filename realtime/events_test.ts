@@ -3,6 +3,7 @@ import { z } from "zod";
 import { FakeClock } from "../lib/clock.ts";
 import { AppError } from "../lib/errors.ts";
 import { memoryLogger } from "../lib/log.ts";
+import { noAudit } from "./audit.ts";
 import {
   defineEvent,
   dispatch,
@@ -29,10 +30,13 @@ function context(): HandlerContext {
       presence: undefined as unknown as Services["presence"],
       notifyUser: () => Promise.reject(new Error("not used here")),
       calls: undefined as unknown as Services["calls"],
+      audit: noAudit,
+      topics: undefined as unknown as Services["topics"],
     },
     rooms: {
       has: (r) => joined.has(r),
       canPublish: () => false,
+      reserve: () => {},
       join: (r) => void joined.add(r),
       leave: (r) => void joined.delete(r),
     },

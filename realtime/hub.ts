@@ -26,6 +26,12 @@ export interface Delivery {
   to: Target;
   exceptSocket?: string;
   exceptUser?: string;
+  /**
+   * Set when the event names a patient (their join, typing or read receipt):
+   * patients' sockets get it only if they belong to this user, so a patient
+   * never learns that another patient exists. Staff and services get it.
+   */
+  patientsExcept?: string;
   /** Typing and the like: dropped for slow consumers rather than queued. */
   ephemeral?: boolean;
 }
@@ -94,8 +100,8 @@ export class Hub {
   remove(conn: Connection): void {
     this.#byId.delete(conn.id);
     removeFrom(this.#byUser, conn.userId, conn);
+    // conn.rooms is kept: the close handlers read it to end the socket's topic memberships.
     for (const room of conn.rooms) removeFrom(this.#byRoom, room, conn);
-    conn.rooms.clear();
   }
 
   /** Subscribes a registered connection; one that already closed (a handler outlived it) is ignored. */
@@ -111,7 +117,7 @@ export class Hub {
   }
 
   /** Every live connection of this isolate. */
-  connections(): Iterable<ConnectionInfo> {
+  connections(): Iterable<Connection> {
     return this.#byId.values();
   }
 
@@ -135,6 +141,9 @@ export class Hub {
     let sent = 0;
     for (const c of targets) {
       if (c.id === d.exceptSocket || c.userId === d.exceptUser) continue;
+      if (d.patientsExcept !== undefined && c.role === "patient" && c.userId !== d.patientsExcept) {
+        continue;
+      }
       if (c.write(frame, d.ephemeral)) sent++;
       // A peer that stopped reading may not finish the close handshake for a long time:
       // drop it from the indexes now rather than when its close event finally arrives.
@@ -156,6 +165,9 @@ export class Hub {
     return conns.length;
   }
 
+  /** Set by {@linkcode closeAll}: the server is shutting down. */
+  closing = false;
+
   /** Closes the user's sockets in this isolate that hold the token `jti`; returns how many. */
   closeToken(userId: string, jti: string, code: number, reason: string): number {
     const conns = [...this.#byUser.get(userId) ?? []].filter((c) => c.tokenId === jti);
@@ -171,6 +183,7 @@ export class Hub {
 
   /** Closes every socket (shutdown: 1001, clients reconnect and resume). */
   closeAll(code: number, reason: string): void {
+    this.closing = true;
     for (const c of this.#byId.values()) {
       try {
         c.socket.close(code, reason);

@@ -113,7 +113,6 @@ Deno.test("Hub: leave and remove stop deliveries and keep the counts right", () 
   hub.remove(s1.conn);
   assert.equal(hub.size, 3);
   assert.equal(hub.userConnectionCount("patient-1"), 1);
-  assert.equal(s1.conn.rooms.size, 0);
   assert.equal(hub.deliver(delivery({ rooms: ["visit:v1"], sockets: ["s1"] })), 0);
   assert.equal(hub.deliver(delivery({ users: ["patient-1"] })), 1);
   assert.deepEqual(counts(s1, s2, s3, s4), [1, 1, 0, 0]);
@@ -154,6 +153,19 @@ Deno.test("Hub: closeAll closes every socket, even if one throws", () => {
     assert.deepEqual(s.socket.closed, { code: 1001, reason: "Server shutting down" });
   }
   assert.equal(s2.socket.closed, null);
+});
+
+Deno.test("Hub: patientsExcept keeps an event about a patient from every other patient", () => {
+  const { hub, s1, s2, s3, s4 } = setup();
+  hub.join(s4.conn, "topic:general");
+  hub.join(s1.conn, "topic:general");
+  hub.join(s3.conn, "topic:general");
+  const sent = hub.deliver(delivery({ rooms: ["topic:general"], users: ["patient-1"] }, {
+    patientsExcept: "patient-1",
+  }));
+  // patient-1's own sockets and the doctor get it; patient-2 never does.
+  assert.equal(sent, 3);
+  assert.deepEqual(counts(s1, s2, s3, s4), [1, 1, 1, 0]);
 });
 
 Deno.test("Hub: closeToken closes only the user's sockets holding that token", () => {

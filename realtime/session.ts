@@ -14,6 +14,7 @@ import { z } from "zod";
 import { AppError } from "../lib/errors.ts";
 import { TokenBucket, WindowCounter } from "../lib/rate_limit.ts";
 import type { TokenService, TokenUser } from "../lib/tokens.ts";
+import type { AuditTarget } from "../store/audit.ts";
 import { getUser } from "../store/users.ts";
 import { tokenCurrent } from "../store/sessions.ts";
 import {
@@ -46,6 +47,10 @@ const WINDOW_MS = 10_000;
 const PROTOCOL_ERRORS = new Set(["INVALID_PAYLOAD", "UNKNOWN_EVENT", "UNAUTHENTICATED"]);
 /** Rate-limited frames tolerated per window before the socket is closed 4429. */
 const MAX_LIMITED = 50;
+/** A socket being closed for abuse is closed once no frame arrived for this long... */
+const DRAIN_QUIET_MS = 100;
+/** ...or this long after the decision, whichever comes first. */
+const DRAIN_MAX_MS = 2000;
 /** Frames waiting for their turn on one socket; more is abuse, not a burst. */
 const MAX_QUEUED = 64;
 
@@ -62,6 +67,8 @@ export interface SessionDeps {
   services: Services;
   /** Sockets one user may hold in this isolate. */
   maxSocketsPerUser: number;
+  /** Rooms (room:join) and presence subscriptions one socket may hold. */
+  limits: SocketLimits;
   /** Token buckets per socket: message:send, and every other event. */
   rates: Record<"message" | "default", { burst: number; perSecond: number }>;
   lifecycle?: Lifecycle;
@@ -72,7 +79,22 @@ export interface SessionDeps {
   authTimeoutMs: number;
 }
 
+export interface SocketLimits {
+  rooms: number;
+  presence: number;
+}
+
+/** What the upgrade request told us about the peer, for the audit trail. */
+export interface PeerInfo {
+  ip?: string;
+}
+
 const authSchema = z.object({ token: z.string().min(1).max(4096) });
+
+/** Refusals the audit trail records (HIPAA: every denied access attempt). */
+const AUDITED_CODES = new Set(["FORBIDDEN", "UNAUTHENTICATED", "TOKEN_EXPIRED", "RATE_LIMITED"]);
+/** Strings that look like ids (room, visit, user, call), the only frame data an audit entry keeps. */
+const ID_LIKE = /^[A-Za-z0-9_:.\-]{1,140}$/;
 
 function describe(err: unknown): Error | string {
   return err instanceof Error ? err : String(err);
@@ -93,13 +115,18 @@ export class Session {
   #expiryTimer?: ReturnType<typeof setTimeout>;
   #queue: Promise<void> = Promise.resolve();
   #queued = 0;
+  #closed = false;
+  #draining?: { code: number; reason: string; deadline: number };
+  #drainTimer?: ReturnType<typeof setTimeout>;
+  #peer: PeerInfo;
   #errors: WindowCounter;
   #limited: WindowCounter;
   #buckets: { message: TokenBucket; default: TokenBucket };
 
-  constructor(socket: WebSocket, deps: SessionDeps, preAuth?: TokenUser) {
+  constructor(socket: WebSocket, deps: SessionDeps, preAuth?: TokenUser, peer: PeerInfo = {}) {
     this.#socket = socket;
     this.#deps = deps;
+    this.#peer = peer;
     this.id = deps.services.newId();
     const { clock } = deps.services;
     this.#errors = new WindowCounter(MAX_ERRORS, WINDOW_MS, clock);
@@ -122,6 +149,7 @@ export class Session {
   }
 
   #onMessage(e: MessageEvent): void {
+    if (this.#draining) return this.#drain();
     try {
       const max = this.#deps.maxFrameBytes;
       if (typeof e.data !== "string") {
@@ -145,7 +173,12 @@ export class Session {
         const id = decoded.ok ? decoded.frame.id : decoded.id;
         const event = decoded.ok ? decoded.frame.event : "unknown";
         const err = new AppError("RATE_LIMITED", "Too many frames in flight", { retryable: true });
-        return this.#reply(id, event, errorReply(err, this.#deps.services.log, {}));
+        this.#reply(id, event, errorReply(err, this.#deps.services.log, {}));
+        // A flood of frames is rate-limit abuse like any other: it counts toward the 4429 close.
+        if (this.#limited.hit("all")) {
+          this.#closeWhenQuiet(CLOSE.rateLimited, "Rate limit exceeded");
+        }
+        return;
       }
       this.#enqueue(() => this.#handle(text));
     } catch (err) {
@@ -157,12 +190,24 @@ export class Session {
   }
 
   #onClose(e: CloseEvent): void {
+    // Frames still waiting for their turn are dropped: nobody is left to hear their acks.
+    this.#closed = true;
+    clearTimeout(this.#drainTimer);
     clearTimeout(this.#authTimer);
     clearTimeout(this.#expiryTimer);
     const { hub, services } = this.#deps;
     if (!this.#conn) return;
     hub.remove(this.#conn);
     this.#deps.lifecycle?.disconnected(this.#conn);
+    // Sockets closed by a shutdown were recorded by it, before the audit writer closed.
+    if (!hub.closing) {
+      services.audit.record({
+        ...this.#actor(this.#conn),
+        action: "ws.close",
+        outcome: "success",
+        target: { status: String(e.code) },
+      });
+    }
     services.log.info("ws.closed", {
       socketId: this.id,
       userId: this.#conn.userId,
@@ -175,7 +220,7 @@ export class Session {
   #enqueue(work: () => Promise<void>): void {
     this.#queued++;
     this.#queue = this.#queue
-      .then(work)
+      .then(() => this.#closed || this.#draining ? undefined : work())
       .catch((err) => {
         this.#deps.services.log.error("ws.frame_failed", {
           socketId: this.id,
@@ -197,8 +242,8 @@ export class Session {
     const def = this.#deps.events.get(event);
     if (!this.#buckets[def?.limit ?? "default"].take()) {
       const err = new AppError("RATE_LIMITED", "Too many requests; slow down", { retryable: true });
-      this.#reply(id, event, errorReply(err, this.#deps.services.log, {}));
-      if (this.#limited.hit("all")) this.#close(CLOSE.rateLimited, "Rate limit exceeded");
+      this.#reply(id, event, errorReply(err, this.#deps.services.log, {}), data);
+      if (this.#limited.hit("all")) this.#closeWhenQuiet(CLOSE.rateLimited, "Rate limit exceeded");
       return;
     }
     if (event === "auth:refresh") return await this.#refresh(conn, data, id);
@@ -209,6 +254,7 @@ export class Session {
           userId: conn.userId,
           role: conn.role,
           socketId: this.id,
+          ip: this.#peer.ip,
           services: this.#deps.services,
           rooms: this.#rooms(conn),
         },
@@ -217,7 +263,7 @@ export class Session {
       );
       this.#reply(id, event, result);
     } catch (err) {
-      this.#fail(id, event, err);
+      this.#fail(id, event, err, data);
     }
   }
 
@@ -261,6 +307,7 @@ export class Session {
       userId: stored.id,
       connections: hub.size,
     });
+    services.audit.record({ ...this.#actor(this.#conn), action: "ws.open", outcome: "success" });
     await this.#deps.lifecycle?.opened?.(this.#conn).catch((err) => {
       services.log.error("ws.open_hook_failed", { socketId: this.id, error: describe(err) });
     });
@@ -305,10 +352,27 @@ export class Session {
   }
 
   #rooms(conn: Connection): SocketRooms {
-    const { hub } = this.#deps;
+    const { hub, limits } = this.#deps;
+    const count = (presence: boolean) => {
+      let n = 0;
+      for (const r of conn.rooms) if (r.startsWith("presence:") === presence) n++;
+      return n;
+    };
     return {
       has: (roomId) => conn.rooms.has(roomId),
       canPublish: (roomId) => this.#publishable.has(roomId),
+      reserve: (roomIds) => {
+        const presence = roomIds.every((r) => r.startsWith("presence:"));
+        const fresh = new Set(roomIds.filter((r) => !conn.rooms.has(r))).size;
+        const limit = presence ? limits.presence : limits.rooms;
+        if (fresh > 0 && count(presence) + fresh > limit) {
+          const what = presence ? "presence subscriptions" : "rooms";
+          throw new AppError(
+            "LIMIT_EXCEEDED",
+            `Too many ${what} on this connection: the limit is ${limit}; leave some first`,
+          );
+        }
+      },
       join: (roomId, grant) => {
         hub.join(conn, roomId);
         if (grant.publish) this.#publishable.add(roomId);
@@ -321,13 +385,50 @@ export class Session {
     };
   }
 
+  #actor(conn: Connection) {
+    return { actorId: conn.userId, actorRole: conn.role, socketId: this.id, ip: this.#peer.ip };
+  }
+
   #refuse(message: string): void {
+    this.#deps.services.audit.record({
+      actorId: this.#conn?.userId ?? null,
+      actorRole: this.#conn?.role ?? null,
+      action: "ws.auth",
+      outcome: "refused",
+      code: "UNAUTHENTICATED",
+      socketId: this.id,
+      ip: this.#peer.ip,
+    });
     this.#send(encodeEvent("connect_error", { message }));
     this.#close(CLOSE.auth, message);
   }
 
   #send(frame: string): void {
     if (this.#socket.readyState === WebSocket.OPEN) this.#socket.send(frame);
+  }
+
+  /**
+   * Closes an abusive socket once its flood stops. Deno drops the TCP
+   * connection when a data frame arrives after its close frame, and the
+   * client then sees 1006 instead of the code. So frames still arriving are
+   * dropped unread, and the close goes out after {@linkcode DRAIN_QUIET_MS}
+   * without one (at most {@linkcode DRAIN_MAX_MS} after the decision).
+   */
+  #closeWhenQuiet(code: number, reason: string): void {
+    if (this.#draining) return;
+    this.#draining = { code, reason, deadline: this.#deps.services.clock.now() + DRAIN_MAX_MS };
+    this.#drain();
+  }
+
+  #drain(): void {
+    const d = this.#draining!;
+    clearTimeout(this.#drainTimer);
+    const left = d.deadline - this.#deps.services.clock.now();
+    if (left <= 0) return this.#close(d.code, d.reason);
+    this.#drainTimer = setTimeout(
+      () => this.#close(d.code, d.reason),
+      Math.min(DRAIN_QUIET_MS, left),
+    );
   }
 
   #close(code: number, reason: string): void {
@@ -338,16 +439,48 @@ export class Session {
   }
 
   /** Acks when the client asked (id); otherwise only failures are reported, as an `error` event. */
-  #reply(id: number | undefined, event: string, data: Reply): void {
+  #reply(id: number | undefined, event: string, data: Reply, input?: unknown): void {
+    if (data.success === false && AUDITED_CODES.has(data.code as string)) {
+      this.#auditRefusal(event, data.code as string, input);
+    }
     if (id !== undefined) this.#send(encodeAck(id, data));
     else if (data.success === false) this.#send(encodeEvent("error", { ...data, event }));
   }
 
-  #fail(id: number | undefined, event: string, err: unknown): void {
+  /** A refused frame, with the event and the ids it named (never any other of its data). */
+  #auditRefusal(event: string, code: string, input: unknown): void {
+    const target: AuditTarget = { event: ID_LIKE.test(event) ? event : "unknown" };
+    if (input && typeof input === "object") {
+      const d = input as Record<string, unknown>;
+      const id = (v: unknown) => typeof v === "string" && ID_LIKE.test(v) ? v : undefined;
+      const roomId = id(d.roomId);
+      const visitId = id(d.visitId) ?? (roomId?.match(/^(?:visit|call):(.+)$/)?.[1]);
+      const userId = id(d.recipientId) ?? id(d.userId);
+      const callId = id(d.callId);
+      if (roomId) target.roomId = roomId;
+      if (visitId) target.visitId = visitId;
+      if (userId) target.userId = userId;
+      if (callId) target.callId = callId;
+    }
+    this.#deps.services.audit.record({
+      actorId: this.#conn?.userId ?? null,
+      actorRole: this.#conn?.role ?? null,
+      action: "refused",
+      target,
+      outcome: "refused",
+      code,
+      socketId: this.id,
+      ip: this.#peer.ip,
+    });
+  }
+
+  #fail(id: number | undefined, event: string, err: unknown, input?: unknown): void {
     const where = { socketId: this.id, wireEvent: event };
-    this.#reply(id, event, errorReply(err, this.#deps.services.log, where));
+    this.#reply(id, event, errorReply(err, this.#deps.services.log, where), input);
     // Only protocol misuse counts toward the limit: a refused or conflicting request is normal.
     const misuse = err instanceof AppError && PROTOCOL_ERRORS.has(err.code);
-    if (misuse && this.#errors.hit("all")) this.#close(CLOSE.policy, "Too many invalid frames");
+    if (misuse && this.#errors.hit("all")) {
+      this.#closeWhenQuiet(CLOSE.policy, "Too many invalid frames");
+    }
   }
 }

@@ -79,6 +79,7 @@ const STATUS: Record<ErrorCode, ContentfulStatusCode> = {
   CONFLICT: 409,
   BUSY: 409,
   PAYLOAD_TOO_LARGE: 413,
+  LIMIT_EXCEEDED: 429,
   INTERNAL: 500,
 };
 
@@ -126,4 +127,15 @@ export async function jsonBody(c: Context): Promise<unknown> {
   } catch {
     throw new AppError("INVALID_PAYLOAD", "Request body must be JSON");
   }
+}
+
+/** The signed-in caller of a route as an audit entry names them. */
+export function httpActor(c: Context<AppEnv>) {
+  const user = c.get("user");
+  return {
+    actorId: user?.userId ?? null,
+    actorRole: user?.role ?? null,
+    ip: clientIp(c),
+    requestId: requestId(c),
+  };
 }

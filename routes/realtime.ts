@@ -22,7 +22,8 @@ import { zodIssues } from "../realtime/events.ts";
 import { notificationView } from "../realtime/notify.ts";
 import { jsonObject, text } from "../realtime/payload.ts";
 import { isEventName } from "../realtime/protocol/native.ts";
-import { type AppEnv, jsonBody, requireUser } from "./context.ts";
+import { type AppEnv, httpActor, jsonBody, requireUser } from "./context.ts";
+import type { Audit } from "../realtime/audit.ts";
 
 /**
  * Events clients trust to come from the server's own logic: connection frames
@@ -77,8 +78,9 @@ export function serviceRoutes(deps: {
   kv: Deno.Kv;
   tokens: TokenService;
   realtime: RealtimeApi;
+  audit: Audit;
 }): Hono<AppEnv> {
-  const { kv, tokens, realtime } = deps;
+  const { kv, tokens, realtime, audit } = deps;
   const app = new Hono<AppEnv>();
   // Per route, not app.use("*"): mounted under /api/v1, a wildcard would guard login too.
   const authenticated = requireUser(tokens, kv);
@@ -94,6 +96,12 @@ export function serviceRoutes(deps: {
     const parsed = emitSchema.safeParse(await jsonBody(c));
     if (!parsed.success) throw invalid("Invalid emit request", zodIssues(parsed.error, "body"));
     const { target, event, data } = parsed.data;
+    audit.record({
+      ...httpActor(c),
+      action: "emit.service",
+      target: { event, ...("all" in target ? { status: "all" } : target) },
+      outcome: "success",
+    });
     if ("userId" in target) realtime.emitToUser(target.userId, event, data);
     else if ("roomId" in target) realtime.emitToRoom(target.roomId, event, data);
     else realtime.broadcast(event, data);
@@ -107,7 +115,7 @@ export function serviceRoutes(deps: {
     const user = await getUser(kv, userId);
     if (!user) throw notFound(`User "${userId}" not found`);
     if (user.disabled) throw new AppError("CONFLICT", `User "${userId}" is disabled`);
-    const n = await realtime.notifyUser(userId, input);
+    const n = await realtime.notifyUser(userId, input, httpActor(c));
     return c.json({ notification: notificationView(n) }, 201);
   });
 

@@ -5,6 +5,7 @@
  * exists or not.
  */
 
+import type { Audit } from "../realtime/audit.ts";
 import { Hono } from "hono";
 import { z } from "zod";
 import { AppError, forbidden, invalid } from "../lib/errors.ts";
@@ -13,7 +14,7 @@ import type { TokenService } from "../lib/tokens.ts";
 import { idSchema } from "../store/ids.ts";
 import { getUser, isStaff } from "../store/users.ts";
 import { createVisit, getVisit, isVisitParticipant } from "../store/visits.ts";
-import { type AppEnv, jsonBody, requireUser } from "./context.ts";
+import { type AppEnv, httpActor, jsonBody, requireUser } from "./context.ts";
 import { zodIssues } from "../realtime/events.ts";
 import { text } from "../realtime/payload.ts";
 
@@ -31,8 +32,9 @@ export function visitRoutes(deps: {
   tokens: TokenService;
   clock: Clock;
   newId: () => string;
+  audit: Audit;
 }): Hono<AppEnv> {
-  const { kv, tokens, clock, newId } = deps;
+  const { kv, tokens, clock, newId, audit } = deps;
   const app = new Hono<AppEnv>();
   app.use("*", requireUser(tokens, kv));
 
@@ -57,15 +59,25 @@ export function visitRoutes(deps: {
         ]);
       }
     }
-    const visit = await createVisit(kv, {
-      id: input.id ?? `visit-${newId().toLowerCase()}`,
-      patientId: input.patientId,
-      clinicianIds,
-      title: input.title,
-      scheduledAt: input.scheduledAt,
-      createdBy: actor.userId,
-      createdAt: new Date(clock.now()).toISOString(),
-    });
+    const visitId = input.id ?? `visit-${newId().toLowerCase()}`;
+    const visit = await createVisit(
+      kv,
+      {
+        id: visitId,
+        patientId: input.patientId,
+        clinicianIds,
+        title: input.title,
+        scheduledAt: input.scheduledAt,
+        createdBy: actor.userId,
+        createdAt: new Date(clock.now()).toISOString(),
+      },
+      audit.entry({
+        ...httpActor(c),
+        action: "visit.create",
+        target: { visitId },
+        outcome: "success",
+      }),
+    );
     return c.json({ visit }, 201);
   });
 
@@ -76,6 +88,12 @@ export function visitRoutes(deps: {
     const allowed = actor.role === "admin" || (visit && isVisitParticipant(visit, actor.userId));
     if (!allowed) throw forbidden("Visit access denied");
     if (!visit) throw new AppError("NOT_FOUND", `Visit "${id}" not found`);
+    audit.record({
+      ...httpActor(c),
+      action: "visit.read",
+      target: { visitId: id },
+      outcome: "success",
+    });
     return c.json({ visit });
   });
 

@@ -136,7 +136,7 @@ export function wsRoutes(deps: {
       // A malformed handshake (no Sec-WebSocket-Key, wrong version) is the client's error.
       return c.json({ error: "Invalid WebSocket upgrade request", code: "INVALID_PAYLOAD" }, 400);
     }
-    new Session(upgraded.socket, deps.session, preAuth);
+    new Session(upgraded.socket, deps.session, preAuth, { ip: clientIp(c) });
     return upgraded.response;
   });
   return app;

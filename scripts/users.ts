@@ -19,6 +19,9 @@ import { z } from "zod";
 import { AppError } from "../lib/errors.ts";
 import { idSchema } from "../store/ids.ts";
 import { openKv } from "../store/open.ts";
+import { type AuditEntry, auditEntry } from "../store/audit.ts";
+import { systemClock } from "../lib/clock.ts";
+import { ulidFactory } from "../lib/ulid.ts";
 import { createUser, getUserByEmail, listUsers, roleSchema, setDisabled } from "../store/users.ts";
 
 const USAGE = `usage:
@@ -33,6 +36,25 @@ const addSchema = z.object({
   role: roleSchema,
   id: idSchema.optional(),
 });
+
+const newId = ulidFactory(systemClock);
+
+/** The audit entry of an account change made here: no signed-in actor, the operator's OS user. */
+function cliAudit(action: string, userId: string): AuditEntry {
+  const operator = (Deno.env.get("USER") ?? "unknown").replace(/[^\w.-]/g, "_").slice(0, 64);
+  return auditEntry(
+    {
+      actorId: null,
+      actorRole: null,
+      action,
+      target: { userId },
+      outcome: "success",
+      requestId: `cli:${operator}`,
+    },
+    newId(),
+    Date.now(),
+  );
+}
 
 function fail(message: string): never {
   console.error(message);
@@ -73,7 +95,13 @@ async function main(args: string[]): Promise<void> {
     if (command === "disable" || command === "enable") {
       const user = rest[0] ? await getUserByEmail(kv, rest[0]) : null;
       if (!user) fail(rest[0] ? `No user with email ${rest[0]}` : USAGE);
-      await setDisabled(kv, user.id, command === "disable", new Date());
+      await setDisabled(
+        kv,
+        user.id,
+        command === "disable",
+        new Date(),
+        cliAudit(`user.${command}`, user.id),
+      );
       console.log(`${command}d ${user.id} (${user.email})`);
       return;
     }
@@ -98,7 +126,12 @@ async function main(args: string[]): Promise<void> {
     if (password.length < 12) fail("The password must have at least 12 characters.");
     const input = parsed.data;
     const id = input.id ?? `${input.role}-${crypto.randomUUID().slice(0, 8)}`;
-    const user = await createUser(kv, { ...input, id, password }, new Date());
+    const user = await createUser(
+      kv,
+      { ...input, id, password },
+      new Date(),
+      cliAudit("user.create", id),
+    );
     console.log(`created ${user.id} (${user.role}) ${user.email}`);
   } catch (err) {
     if (err instanceof AppError) fail(err.message);

@@ -14,6 +14,7 @@
  * exactly one commits and the other learns it lost.
  */
 
+import { type AuditEntry, auditMutations } from "./audit.ts";
 import { addNotification, type Notification } from "./notifications.ts";
 import { inCallKey } from "./presence.ts";
 
@@ -75,8 +76,11 @@ const activeKey = (userId: string) => ["calls_active_by_user", userId];
 export async function createCall(
   kv: Deno.Kv,
   call: Call,
+  audit?: AuditEntry,
 ): Promise<{ ok: true } | { ok: false; callerCall: string | null; calleeCall: string | null }> {
-  const res = await kv.atomic()
+  const op = kv.atomic();
+  if (audit) auditMutations(op, audit);
+  const res = await op
     .check({ key: ["calls", call.id], versionstamp: null })
     .check({ key: activeKey(call.callerId), versionstamp: null })
     .check({ key: activeKey(call.calleeId), versionstamp: null })
@@ -97,6 +101,15 @@ export async function getCall(kv: Deno.Kv, callId: string): Promise<CallEntry | 
   return e.value === null ? null : { call: e.value, versionstamp: e.versionstamp! };
 }
 
+/** Ids of every live call (each appears under both of its users), for sweeps. */
+export async function listLiveCallIds(kv: Deno.Kv, limit = 10_000): Promise<string[]> {
+  const ids = new Set<string>();
+  for await (const e of kv.list<string>({ prefix: ["calls_active_by_user"] }, { limit })) {
+    ids.add(e.value);
+  }
+  return [...ids];
+}
+
 /** The id of the user's live call, if any. */
 export async function activeCallId(kv: Deno.Kv, userId: string): Promise<string | null> {
   return (await kv.get<string>(activeKey(userId))).value;
@@ -105,14 +118,16 @@ export async function activeCallId(kv: Deno.Kv, userId: string): Promise<string 
 /**
  * Commits `next` if the call is unchanged since `from` was read. Leaving the
  * live states frees both users; entering accepted marks both in_call for
- * presence; `notification` is stored in the same commit (exactly once).
+ * presence; `notification` and the `audit` entry are stored in the same
+ * commit (exactly once).
  */
 export async function transition(
   kv: Deno.Kv,
   from: CallEntry,
   next: Call,
-  notification?: Notification,
+  extra: { notification?: Notification; audit?: AuditEntry } = {},
 ): Promise<CallEntry | null> {
+  const { notification, audit } = extra;
   const op = kv.atomic()
     .check({ key: ["calls", next.id], versionstamp: from.versionstamp })
     .set(["calls", next.id], next);
@@ -123,6 +138,7 @@ export async function transition(
     for (const u of users) op.set(inCallKey(u), next.id);
   }
   if (notification) addNotification(op, notification);
+  if (audit) auditMutations(op, audit);
   const res = await op.commit();
   return res.ok ? { call: next, versionstamp: res.versionstamp } : null;
 }

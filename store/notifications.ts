@@ -15,6 +15,7 @@
  * per notification, and the count never drifts or goes negative.
  */
 
+import { type AuditEntry, auditMutations } from "./audit.ts";
 import { AppError, notFound } from "../lib/errors.ts";
 import { backoff, oneAtATime } from "./serial.ts";
 import { assertStorable } from "./value_size.ts";
@@ -67,14 +68,16 @@ export function addNotification(op: Deno.AtomicOperation, n: Notification): Deno
     .sum(countKey(n.userId), 1n);
 }
 
-/** Stores a notification and counts it as unread, in one commit. */
+/** Stores a notification and counts it as unread (and its audit entry), in one commit. */
 export async function createNotification(
   kv: Deno.Kv,
   input: NewNotification,
-  opts: { id: string; now: Date },
+  opts: { id: string; now: Date; audit?: (n: Notification) => AuditEntry },
 ): Promise<Notification> {
   const n = buildNotification(input, opts);
-  const res = await addNotification(kv.atomic(), n).commit();
+  const op = addNotification(kv.atomic(), n);
+  if (opts.audit) auditMutations(op, opts.audit(n));
+  const res = await op.commit();
   if (!res.ok) throw new AppError("CONFLICT", `Notification "${n.id}" already exists`);
   return n;
 }

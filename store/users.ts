@@ -14,6 +14,7 @@ import { z } from "zod";
 import { AppError, conflict } from "../lib/errors.ts";
 import { dummyHash, hashPassword, verifyPassword } from "./password.ts";
 import { isId } from "./ids.ts";
+import { type AuditEntry, auditMutations } from "./audit.ts";
 
 export const roleSchema = z.enum(["patient", "doctor", "nurse", "admin", "service"]);
 export type Role = z.infer<typeof roleSchema>;
@@ -58,8 +59,13 @@ export interface NewUser {
   password: string;
 }
 
-/** Creates a user; CONFLICT if the id or the email is taken. */
-export async function createUser(kv: Deno.Kv, input: NewUser, now: Date): Promise<PublicUser> {
+/** Creates a user (with its audit entry, in the same commit); CONFLICT if the id or email is taken. */
+export async function createUser(
+  kv: Deno.Kv,
+  input: NewUser,
+  now: Date,
+  audit?: AuditEntry,
+): Promise<PublicUser> {
   if (!isId(input.id)) throw new TypeError(`Cannot create user "${input.id}": invalid id`);
   const email = normalizeEmail(input.email);
   const user: User = {
@@ -71,7 +77,9 @@ export async function createUser(kv: Deno.Kv, input: NewUser, now: Date): Promis
     disabled: false,
     createdAt: now.toISOString(),
   };
-  const res = await kv.atomic()
+  const op = kv.atomic();
+  if (audit) auditMutations(op, audit);
+  const res = await op
     .check({ key: ["users", user.id], versionstamp: null })
     .check({ key: ["users_by_email", email], versionstamp: null })
     .set(["users", user.id], user)
@@ -136,6 +144,7 @@ export async function setDisabled(
   userId: string,
   disabled: boolean,
   now: Date,
+  audit?: AuditEntry,
 ): Promise<PublicUser> {
   for (let attempt = 0; attempt < 20; attempt++) {
     const [user, head] = await kv.getMany<[User, number]>([["users", userId], REVOCATION_HEAD]);
@@ -151,6 +160,7 @@ export async function setDisabled(
       op.check(head).set(REVOCATION_HEAD, seq)
         .set(["session_revocations", seq], entry, { expireIn: REVOCATION_TTL_MS });
     }
+    if (audit) auditMutations(op, audit);
     if ((await op.commit()).ok) return toPublic(next);
   }
   throw conflict(`Cannot update user "${userId}": too many concurrent changes`, true);

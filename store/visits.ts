@@ -9,6 +9,7 @@
  * - `["visits_by_user", userId, visitId]` -> visitId (index: one entry per participant)
  */
 
+import { type AuditEntry, auditMutations } from "./audit.ts";
 import { conflict } from "../lib/errors.ts";
 
 export interface Visit {
@@ -30,10 +31,15 @@ export function isVisitParticipant(visit: Visit, userId: string): boolean {
 }
 
 /** Stores a new visit and its per-user index entries; CONFLICT if the id exists. */
-export async function createVisit(kv: Deno.Kv, visit: Visit): Promise<Visit> {
+export async function createVisit(
+  kv: Deno.Kv,
+  visit: Visit,
+  audit?: AuditEntry,
+): Promise<Visit> {
   const op = kv.atomic()
     .check({ key: ["visits", visit.id], versionstamp: null })
     .set(["visits", visit.id], visit);
+  if (audit) auditMutations(op, audit);
   for (const userId of new Set(visitParticipants(visit))) {
     op.set(["visits_by_user", userId, visit.id], visit.id);
   }

@@ -160,11 +160,9 @@ for (const scheduler of ["queue", "deadline"]) {
         assert.ok(queue.running + queue.waiting >= pending, JSON.stringify(queue));
         jobs = `KV queue: ${queue.running} delivered and unfinished, ${queue.waiting} waiting`;
         // Deno's KV requeues a dead process's delivered messages when it opens the file only if
-        // their deadline (5 s, kept alive every 2 s) has passed, else at its next cleanup 54-66 s
-        // later (denokv QUEUE_RUNNING_CLEANUP_INTERVAL). The app has no start-up sweep of its own
-        // for ring timeouts yet, so the restart waits for that deadline rather than a minute.
-        const wait = queue.runningUntil - Date.now();
-        if (queue.running > 0 && wait > 0) await new Promise((r) => setTimeout(r, wait + 100));
+        // their deadline (5 s) has passed, else at its next cleanup 54-66 s later. The restart is
+        // immediate on purpose: the server's own sweep of live calls (CallService.sweep, at start
+        // and every 5 s) must end those calls without waiting for the redelivery.
       } else {
         const due = await dueJobs(kvPath);
         assert.ok(due >= pending, `${due} due jobs for ${pending} ringing calls`);

@@ -13,7 +13,7 @@ import type { CallActor } from "../calls.ts";
 const callId = z.object({ callId: idSchema });
 
 function actor(ctx: HandlerContext): CallActor {
-  return { userId: ctx.userId, role: ctx.role, socketId: ctx.socketId };
+  return { userId: ctx.userId, role: ctx.role, socketId: ctx.socketId, ip: ctx.ip };
 }
 
 /** An acknowledged `{callId}` event handled by one CallService action. */

@@ -16,6 +16,7 @@ import { idSchema } from "../../store/ids.ts";
 import { authorizeRoom, chatRoomId, type Grant, requireRoom, roomAudience } from "../access.ts";
 import { defineEvent, type HandlerContext } from "../events.ts";
 import { withReadStatus } from "../receipts.ts";
+import { auditRead, roomTarget } from "../audit.ts";
 import { int, jsonObject, text } from "../payload.ts";
 
 /** Longest message text, in UTF-8 bytes (a stored message must fit KV's 64 KiB value limit). */
@@ -138,7 +139,9 @@ export const messageEvents = {
         before: input.before,
         limit: input.limit,
       });
-      return { roomId: room.id, ...await withReadStatus(ctx.services.kv, grant, page) };
+      const result = await withReadStatus(ctx.services.kv, grant, page);
+      auditRead(ctx, "message.history", roomTarget(room), result.messages);
+      return { roomId: room.id, ...result };
     },
   }),
 
@@ -168,7 +171,11 @@ export const messageEvents = {
           seq: cursor.seq,
           status: "read",
           at: cursor.at,
-        }, { exceptSocket: ctx.socketId });
+        }, {
+          exceptSocket: ctx.socketId,
+          // A patient's read receipt in a topic must not reach other patients.
+          ...(ctx.role === "patient" ? { patientsExcept: ctx.userId } : {}),
+        });
       }
       return { roomId: grant.room.id, seq: cursor.seq };
     },

@@ -55,7 +55,9 @@ export const presenceEvents = {
     async handler(ctx, input) {
       const { kv, clock } = ctx.services;
       await assertMaySeePresence(kv, ctx, input.userIds);
-      for (const id of input.userIds) ctx.rooms.join(presenceRoom(id), { publish: false });
+      const rooms = input.userIds.map(presenceRoom);
+      ctx.rooms.reserve(rooms);
+      for (const room of rooms) ctx.rooms.join(room, { publish: false });
       // The current state, so a client can render before the first change arrives.
       return { presences: await getPresences(kv, input.userIds, clock.now()) };
     },

@@ -25,7 +25,12 @@ function relay(event: "typing:start" | "typing:stop"): EventDef<typeof schema> {
         roomId: room.id,
         userId: ctx.userId,
         role: ctx.role,
-      }, { exceptUser: ctx.userId, ephemeral: true });
+      }, {
+        exceptUser: ctx.userId,
+        ephemeral: true,
+        // Patients in a topic never see each other type.
+        ...(ctx.role === "patient" ? { patientsExcept: ctx.userId } : {}),
+      });
     },
   });
 }

@@ -1,0 +1,81 @@
+import assert from "node:assert/strict";
+import { FakeClock } from "../lib/clock.ts";
+import { memoryLogger } from "../lib/log.ts";
+import { ulidFactory } from "../lib/ulid.ts";
+import { listAudit } from "../store/audit.ts";
+import { withKv } from "../store/testing.ts";
+import { AuditWriter } from "./audit.ts";
+
+/** Counts the atomic commits made through a KV handle. */
+function countingKv(kv: Deno.Kv): { kv: Deno.Kv; commits: () => number } {
+  let commits = 0;
+  const proxy = new Proxy(kv, {
+    get(target, prop) {
+      if (prop === "atomic") {
+        return () => {
+          const op = target.atomic();
+          const commit = op.commit.bind(op);
+          op.commit = () => {
+            commits++;
+            return commit();
+          };
+          return op;
+        };
+      }
+      const value = Reflect.get(target, prop);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { kv: proxy, commits: () => commits };
+}
+
+Deno.test("AuditWriter: reads are batched into one commit and flushed within 100 ms", async () => {
+  await withKv(async (raw) => {
+    const { kv, commits } = countingKv(raw);
+    const clock = new FakeClock(Date.parse("2026-06-01T00:00:00Z"));
+    const writer = new AuditWriter({ kv, clock, log: memoryLogger(), newId: ulidFactory(clock) });
+    for (let i = 0; i < 40; i++) {
+      writer.record({
+        actorId: "doctor-1",
+        actorRole: "doctor",
+        action: "message.history",
+        target: { roomId: "visit:v1", seqFrom: i, seqTo: i + 10 },
+        outcome: "success",
+      });
+    }
+    assert.equal(commits(), 0);
+    const started = performance.now();
+    // The timer flushes by itself: wait for the entries without calling flush.
+    while ((await listAudit(raw, {}, { limit: 100 })).entries.length < 40) {
+      assert.ok(performance.now() - started < 2000, "not flushed within 2 s");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(commits(), 1);
+    await writer.close();
+    // Closed: nothing more is taken, and no timer is left behind.
+    writer.record({ actorId: null, actorRole: null, action: "ws.open", outcome: "success" });
+    assert.equal(commits(), 1);
+  });
+});
+
+Deno.test("AuditWriter: purge enforces the retention period", async () => {
+  await withKv(async (kv) => {
+    const clock = new FakeClock(Date.parse("2026-06-01T00:00:00Z"));
+    const writer = new AuditWriter({
+      kv,
+      clock,
+      log: memoryLogger(),
+      newId: ulidFactory(clock),
+      retentionDays: 30,
+    });
+    writer.record({ actorId: "u1", actorRole: "patient", action: "ws.open", outcome: "success" });
+    await writer.flush();
+    clock.advance(29 * 86_400_000);
+    await writer.purge();
+    assert.equal((await listAudit(kv, {}, { limit: 10 })).entries.length, 1);
+    clock.advance(2 * 86_400_000);
+    await writer.purge();
+    assert.equal((await listAudit(kv, {}, { limit: 10 })).entries.length, 0);
+    await writer.close();
+  });
+});

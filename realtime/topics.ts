@@ -1,0 +1,105 @@
+/**
+ * @module
+ * Topic memberships over time: a socket's memberships are refreshed by a
+ * heartbeat while it lives and end when it closes (or when its process dies
+ * and they expire), announcing `room:userLeft` when the user's last socket
+ * left. Events that name a patient go to staff only, so patients in one
+ * topic never learn of each other.
+ */
+
+import type { Clock } from "../lib/clock.ts";
+import type { Logger } from "../lib/log.ts";
+import { leaveTopic, refreshTopics } from "../store/topics.ts";
+import type { Role } from "../store/users.ts";
+import type { Emitter } from "./emit.ts";
+import type { Connection } from "./hub.ts";
+
+export interface TopicDeps {
+  kv: Deno.Kv;
+  clock: Clock;
+  log: Logger;
+  emitter: Emitter;
+  /** How long a membership lives without a heartbeat. */
+  ttlMs: number;
+  connections: () => Iterable<Connection>;
+}
+
+/** Announces that a user joined or left a room, hidden from other patients when a patient. */
+export function announceMembership(
+  emitter: Emitter,
+  event: "room:userJoined" | "room:userLeft",
+  member: { roomId: string; userId: string; role: Role },
+): void {
+  emitter.emitToRoom(member.roomId, event, member, {
+    exceptUser: member.userId,
+    ...(member.role === "patient" ? { patientsExcept: member.userId } : {}),
+  });
+}
+
+export class TopicService {
+  #d: TopicDeps;
+  #timer?: ReturnType<typeof setInterval>;
+  #pending = new Set<Promise<unknown>>();
+
+  constructor(deps: TopicDeps) {
+    this.#d = deps;
+  }
+
+  /** When a new membership row expires if not refreshed. */
+  expiry(): number {
+    return this.#d.clock.now() + this.#d.ttlMs;
+  }
+
+  start(): void {
+    this.#timer = setInterval(
+      () => this.#track(this.heartbeat()),
+      Math.max(1000, Math.floor(this.#d.ttlMs / 3)),
+    );
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#timer);
+    await Promise.allSettled([...this.#pending]);
+  }
+
+  /** Extends every topic membership held by this isolate's sockets. */
+  async heartbeat(): Promise<void> {
+    const rows = [];
+    for (const c of this.#d.connections()) {
+      for (const roomId of c.rooms) {
+        if (roomId.startsWith("topic:")) rows.push({ roomId, userId: c.userId, socketId: c.id });
+      }
+    }
+    if (rows.length > 0) await refreshTopics(this.#d.kv, rows, this.expiry());
+  }
+
+  /** A socket closed: its topic memberships end now. */
+  disconnected(conn: Connection): void {
+    const topics = [...conn.rooms].filter((r) => r.startsWith("topic:"));
+    if (topics.length === 0) return;
+    this.#track(Promise.all(topics.map(async (roomId) => {
+      const { kv, clock, emitter } = this.#d;
+      const { removed } = await leaveTopic(kv, roomId, conn.userId, conn.id, clock.now());
+      if (removed) {
+        announceMembership(emitter, "room:userLeft", {
+          roomId,
+          userId: conn.userId,
+          role: conn.role,
+        });
+      }
+    })));
+  }
+
+  /** Resolves when every membership write started so far has finished. */
+  async idle(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+  }
+
+  #track(p: Promise<unknown>): void {
+    const guarded = p.catch((err) => {
+      this.#d.log.error("topics.failed", { error: err instanceof Error ? err : String(err) });
+    });
+    this.#pending.add(guarded);
+    guarded.finally(() => this.#pending.delete(guarded));
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * @module
+ * Topic room memberships. Unlike visits and chats, a topic has no fixed
+ * audience, so a membership lasts only as long as a socket holds it: one row
+ * per (room, user, socket), deleted when the socket leaves or closes, and
+ * otherwise alive only until `expiresAt`, which the server's heartbeat moves
+ * forward. A process that dies leaves rows that stop counting at once and are
+ * deleted by KV's expiry later, so memberships never accumulate.
+ *
+ * Keys:
+ * - `["topic_members", roomId, userId, socketId]` -> {@linkcode TopicMember}
+ */
+
+import { MAX_LISTED_PARTICIPANTS, type Participant } from "./rooms.ts";
+
+export interface TopicMember extends Participant {
+  socketId: string;
+  /** Ms since the epoch; the row no longer counts after this. */
+  expiresAt: number;
+}
+
+/** KV deletes a row this long after its last refresh: a backstop for rows a dead process left. */
+const BACKSTOP_MS = 24 * 3600 * 1000;
+
+const prefix = (roomId: string, userId: string) => ["topic_members", roomId, userId];
+
+async function liveSockets(kv: Deno.Kv, roomId: string, userId: string, now: number) {
+  const out: string[] = [];
+  for await (const e of kv.list<TopicMember>({ prefix: prefix(roomId, userId) })) {
+    if (e.value.expiresAt > now) out.push(e.value.socketId);
+  }
+  return out;
+}
+
+/**
+ * Records that `socketId` joined the topic. `added` is true when the user had
+ * no other live socket in it (so this is news to the room).
+ */
+export async function joinTopic(
+  kv: Deno.Kv,
+  roomId: string,
+  member: TopicMember,
+  now: number,
+): Promise<{ added: boolean }> {
+  const others = (await liveSockets(kv, roomId, member.userId, now))
+    .filter((s) => s !== member.socketId);
+  const had = (await kv.get([...prefix(roomId, member.userId), member.socketId])).versionstamp;
+  await kv.set([...prefix(roomId, member.userId), member.socketId], member, {
+    expireIn: BACKSTOP_MS,
+  });
+  return { added: others.length === 0 && had === null };
+}
+
+/**
+ * Ends one socket's membership. `removed` is true when it was the user's last
+ * live socket in the topic (so the room should hear they left).
+ */
+export async function leaveTopic(
+  kv: Deno.Kv,
+  roomId: string,
+  userId: string,
+  socketId: string,
+  now: number,
+): Promise<{ removed: boolean }> {
+  const key = [...prefix(roomId, userId), socketId];
+  const own = await kv.get<TopicMember>(key);
+  if (own.versionstamp === null) return { removed: false };
+  await kv.delete(key);
+  const rest = await liveSockets(kv, roomId, userId, now);
+  return { removed: rest.length === 0 };
+}
+
+/** Moves the expiry of the given memberships (this process's live sockets) forward. */
+export async function refreshTopics(
+  kv: Deno.Kv,
+  rows: { roomId: string; userId: string; socketId: string }[],
+  expiresAt: number,
+): Promise<void> {
+  for (let i = 0; i < rows.length; i += 10) {
+    const batch = rows.slice(i, i + 10);
+    const current = await kv.getMany<TopicMember[]>(
+      batch.map((r) => [...prefix(r.roomId, r.userId), r.socketId]),
+    );
+    const op = kv.atomic();
+    for (const e of current) {
+      // A row deleted meanwhile (the socket left) is not brought back.
+      if (e.value) op.set(e.key, { ...e.value, expiresAt }, { expireIn: BACKSTOP_MS });
+    }
+    await op.commit();
+  }
+}
+
+/** The topic's members at `now`, one entry per user (earliest join), in user id order. */
+export async function listTopicMembers(
+  kv: Deno.Kv,
+  roomId: string,
+  now: number,
+): Promise<Participant[]> {
+  const byUser = new Map<string, Participant>();
+  const iter = kv.list<TopicMember>({ prefix: ["topic_members", roomId] }, { batchSize: 500 });
+  for await (const e of iter) {
+    const m = e.value;
+    if (m.expiresAt <= now) continue;
+    const seen = byUser.get(m.userId);
+    if (!seen || m.joinedAt < seen.joinedAt) {
+      byUser.set(m.userId, { userId: m.userId, role: m.role, joinedAt: m.joinedAt });
+    }
+    if (byUser.size >= MAX_LISTED_PARTICIPANTS && !seen) break;
+  }
+  return [...byUser.values()];
+}
+
+/** How many membership rows (live or not yet purged) a topic has: for tests and operators. */
+export async function countTopicRows(kv: Deno.Kv, roomId?: string): Promise<number> {
+  let n = 0;
+  const sel = { prefix: roomId ? ["topic_members", roomId] : ["topic_members"] };
+  for await (const _ of kv.list(sel)) n++;
+  return n;
+}
