@@ -15,6 +15,8 @@ import type { AppEnv } from "./context.ts";
 const ENDPOINTS = [
   { method: "POST", path: "/api/v1/auth/login", auth: "none" },
   { method: "GET", path: "/api/v1/auth/me", auth: "bearer" },
+  { method: "POST", path: "/api/v1/auth/logout", auth: "bearer" },
+  { method: "GET", path: "/api/v1/audit", auth: "bearer (admin)" },
   { method: "POST", path: "/api/v1/visits", auth: "bearer (doctor, nurse, admin)" },
   { method: "GET", path: "/api/v1/visits/:id", auth: "bearer (visit participants, admin)" },
   { method: "POST", path: "/api/v1/notifications", auth: "bearer (admin, service)" },
@@ -29,6 +31,7 @@ const CLOSE_CODES = {
   1009: "frame too large",
   4002: "slow consumer: reconnect and resume",
   4401: "authentication failed or token expired",
+  4403: "account disabled",
   4408: "no authentication in time",
   4429: "rate-limit abuse, or too many sockets for this user",
 };

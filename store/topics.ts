@@ -70,23 +70,33 @@ export async function leaveTopic(
   return { removed: rest.length === 0 };
 }
 
-/** Moves the expiry of the given memberships (this process's live sockets) forward. */
+/**
+ * Moves the expiry of the given memberships (this process's live sockets)
+ * forward: read in getMany batches of 10 (its limit), written in commits of
+ * up to 500. A row deleted meanwhile (the socket left) is not brought back.
+ */
 export async function refreshTopics(
   kv: Deno.Kv,
   rows: { roomId: string; userId: string; socketId: string }[],
   expiresAt: number,
 ): Promise<void> {
-  for (let i = 0; i < rows.length; i += 10) {
-    const batch = rows.slice(i, i + 10);
-    const current = await kv.getMany<TopicMember[]>(
-      batch.map((r) => [...prefix(r.roomId, r.userId), r.socketId]),
-    );
-    const op = kv.atomic();
-    for (const e of current) {
-      // A row deleted meanwhile (the socket left) is not brought back.
-      if (e.value) op.set(e.key, { ...e.value, expiresAt }, { expireIn: BACKSTOP_MS });
+  for (let i = 0; i < rows.length; i += 500) {
+    const chunk = rows.slice(i, i + 500);
+    const reads = [];
+    for (let j = 0; j < chunk.length; j += 10) {
+      const keys = chunk.slice(j, j + 10).map((r) => [...prefix(r.roomId, r.userId), r.socketId]);
+      reads.push(kv.getMany<TopicMember[]>(keys));
     }
-    await op.commit();
+    const live = (await Promise.all(reads)).flat().filter((e) => e.value !== null);
+    const refresh = (op: Deno.AtomicOperation, e: Deno.KvEntry<TopicMember>) =>
+      op.check(e).set(e.key, { ...e.value, expiresAt }, { expireIn: BACKSTOP_MS });
+    const op = kv.atomic();
+    for (const e of live) refresh(op, e as Deno.KvEntry<TopicMember>);
+    if ((await op.commit()).ok) continue;
+    // A socket left between the read and the commit: refresh the others one by one.
+    await Promise.all(
+      live.map((e) => refresh(kv.atomic(), e as Deno.KvEntry<TopicMember>).commit()),
+    );
   }
 }
 

@@ -225,6 +225,12 @@ Deno.test("GET /api/docs describes every event from the live table; the protocol
     assert.equal(send.schema.type, "object");
     assert.ok("message" in send.schema.properties);
     assert.equal(docs.closeCodes["4401"], "authentication failed or token expired");
+    assert.equal(docs.closeCodes["4403"], "account disabled");
+    assert.ok(docs.errorCodes.includes("LIMIT_EXCEEDED"));
+    assert.ok(
+      docs.endpoints.some((e: { path: string }) => e.path === "/api/v1/audit"),
+      "audit route listed",
+    );
     const md = await get(srv, "/api/docs/protocol.md");
     assert.equal(md.status, 200);
     assert.match(md.headers.get("content-type") ?? "", /markdown/);

@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import { withKv } from "./testing.ts";
+import {
+  countTopicRows,
+  joinTopic,
+  leaveTopic,
+  listTopicMembers,
+  refreshTopics,
+  type TopicMember,
+} from "./topics.ts";
+
+const ROOM = "topic:general";
+const member = (userId: string, socketId: string, expiresAt: number): TopicMember => ({
+  userId,
+  role: userId.startsWith("doctor") ? "doctor" : "patient",
+  joinedAt: "2026-06-01T00:00:00.000Z",
+  socketId,
+  expiresAt,
+});
+
+Deno.test("topic memberships are per socket: added with the first, removed with the last", async () => {
+  await withKv(async (kv) => {
+    assert.deepEqual(await joinTopic(kv, ROOM, member("patient-1", "s1", 100), 0), { added: true });
+    assert.deepEqual(await joinTopic(kv, ROOM, member("patient-1", "s2", 100), 0), {
+      added: false,
+    });
+    // The same socket joining again is not news either.
+    assert.deepEqual(await joinTopic(kv, ROOM, member("patient-1", "s1", 100), 0), {
+      added: false,
+    });
+    await joinTopic(kv, ROOM, member("doctor-1", "s3", 100), 0);
+    assert.deepEqual((await listTopicMembers(kv, ROOM, 0)).map((p) => p.userId), [
+      "doctor-1",
+      "patient-1",
+    ]);
+    assert.deepEqual(await leaveTopic(kv, ROOM, "patient-1", "s1", 0), { removed: false });
+    assert.deepEqual(await leaveTopic(kv, ROOM, "patient-1", "s2", 0), { removed: true });
+    assert.deepEqual(await leaveTopic(kv, ROOM, "patient-1", "s2", 0), { removed: false });
+    assert.equal(await countTopicRows(kv, ROOM), 1);
+  });
+});
+
+Deno.test("topic memberships stop counting at expiresAt unless refreshed; left rows are not revived", async () => {
+  await withKv(async (kv) => {
+    await joinTopic(kv, ROOM, member("patient-1", "s1", 100), 0);
+    await joinTopic(kv, ROOM, member("doctor-1", "s2", 100), 0);
+    await refreshTopics(kv, [
+      { roomId: ROOM, userId: "doctor-1", socketId: "s2" },
+      { roomId: ROOM, userId: "patient-2", socketId: "gone" },
+    ], 500);
+    // A dead process's row (not refreshed) no longer counts; the refreshed one does.
+    assert.deepEqual((await listTopicMembers(kv, ROOM, 200)).map((p) => p.userId), ["doctor-1"]);
+    // A socket whose expired row is still stored joins as news again.
+    assert.deepEqual(await joinTopic(kv, ROOM, member("patient-1", "s9", 700), 200), {
+      added: true,
+    });
+    // The refresh did not create a row for a socket that had none.
+    assert.equal(await countTopicRows(kv, ROOM), 3);
+  });
+});
