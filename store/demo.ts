@@ -14,8 +14,6 @@ export const DEMO_USERS: { id: string; email: string; name: string; role: Role }
   { id: "patient-1", email: "patient@example.com", name: "Pat Patient", role: "patient" },
   { id: "patient-2", email: "patient2@example.com", name: "Sam Second", role: "patient" },
   { id: "doctor-1", email: "doctor@example.com", name: "Dr. Dana Doctor", role: "doctor" },
-  // Reads the audit trail (GET /api/v1/audit) and may join any room; on no visit.
-  { id: "admin-1", email: "admin@example.com", name: "Ada Admin", role: "admin" },
 ];
 
 export const DEMO_VISIT_ID = "visit-123";

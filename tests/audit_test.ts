@@ -12,7 +12,7 @@ import type { AuditEntry } from "../store/audit.ts";
 
 const SECRET_TEXT = "my blood test results are worrying";
 
-async function addUser(srv: TestServer, id: string, role: "service" | "nurse") {
+async function addUser(srv: TestServer, id: string, role: "admin" | "service" | "nurse") {
   await createUser(srv.kv, {
     id,
     email: `${id}@example.com`,
@@ -36,6 +36,7 @@ async function readAudit(
 Deno.test("audit trail: every join, read and refusal of a scripted session, ids only", async () => {
   const srv = await startServer();
   try {
+    await addUser(srv, "admin-1", "admin");
     await addUser(srv, "service-1", "service");
     const badLogin = await fetch(`${srv.url}/api/v1/auth/login`, {
       method: "POST",
@@ -86,7 +87,7 @@ Deno.test("audit trail: every join, read and refusal of a scripted session, ids 
     await notify.body?.cancel();
     await intruder.close();
 
-    const adminToken = await srv.login("admin@example.com");
+    const adminToken = await srv.login("admin-1@example.com");
     const { status, body } = await readAudit(srv, adminToken, "limit=500");
     assert.equal(status, 200);
     const raw = JSON.stringify(body);
