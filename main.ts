@@ -124,24 +124,19 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const hub = new Hub();
   const bus = (deps.bus ?? ((deliver) => new ChannelBus(deliver)))((d) => hub.deliver(d));
   const emitter = createEmitter(bus, newId);
-  const presence = new PresenceService({
+  // Presence entries and topic memberships live as long as this isolate's sockets keep beating.
+  const liveness = {
     kv,
     clock,
     log,
     emitter,
     ttlMs: config.presenceTtlS * 1000,
     connections: () => hub.connections(),
-  });
+  };
+  const presence = new PresenceService(liveness);
+  const topics = new TopicService(liveness);
   const audit = deps.audit ??
     new AuditWriter({ kv, clock, log, newId, retentionDays: config.auditRetentionDays });
-  const topics = new TopicService({
-    kv,
-    clock,
-    log,
-    emitter,
-    ttlMs: config.presenceTtlS * 1000,
-    connections: () => hub.connections(),
-  });
   const notifyUser = createNotifier({ kv, clock, emitter, newId, audit });
   const scheduler = createScheduler(config.scheduler, { kv, clock, log });
   const calls = new CallService({

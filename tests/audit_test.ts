@@ -7,20 +7,9 @@
 
 import assert from "node:assert/strict";
 import { startServer, type TestServer } from "./harness.ts";
-import { createUser } from "../store/users.ts";
 import type { AuditEntry } from "../store/audit.ts";
 
 const SECRET_TEXT = "my blood test results are worrying";
-
-async function addUser(srv: TestServer, id: string, role: "admin" | "service" | "nurse") {
-  await createUser(srv.kv, {
-    id,
-    email: `${id}@example.com`,
-    name: id,
-    role,
-    password: "password123",
-  }, new Date());
-}
 
 async function readAudit(
   srv: TestServer,
@@ -36,8 +25,8 @@ async function readAudit(
 Deno.test("audit trail: every join, read and refusal of a scripted session, ids only", async () => {
   const srv = await startServer();
   try {
-    await addUser(srv, "admin-1", "admin");
-    await addUser(srv, "service-1", "service");
+    await srv.addUser("admin-1", "admin");
+    await srv.addUser("service-1", "service");
     const badLogin = await fetch(`${srv.url}/api/v1/auth/login`, {
       method: "POST",
       headers: { "content-type": "application/json" },

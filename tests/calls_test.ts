@@ -2,7 +2,6 @@ import assert from "node:assert/strict";
 import { FakeClock } from "../lib/clock.ts";
 import { getCall } from "../store/calls.ts";
 import { listNotifications, unreadCount } from "../store/notifications.ts";
-import { createUser } from "../store/users.ts";
 import { startServer, type TestServer, waitFor, type WsClient } from "./harness.ts";
 
 type Data = Record<string, unknown>;
@@ -108,13 +107,7 @@ Deno.test("ring, accept on one tab, signal, hang up: every party sees each step 
 Deno.test("reject, busy, and who may call whom", async () => {
   const srv = await startServer();
   try {
-    await createUser(srv.kv, {
-      id: "nurse-1",
-      email: "nurse@example.com",
-      name: "Nurse",
-      role: "nurse",
-      password: "password123",
-    }, new Date());
+    await srv.addUser("nurse-1", "nurse", "nurse@example.com");
     const doctor = await srv.connect("doctor@example.com");
     const patient = await srv.connect("patient@example.com");
     const nurse = await srv.connect("nurse@example.com");

@@ -10,7 +10,8 @@ import type { App } from "../main.ts";
 import { loadConfig } from "../lib/config.ts";
 import { memoryLogger } from "../lib/log.ts";
 import { LocalBus } from "../realtime/bus.ts";
-import { seedDemoData } from "../store/demo.ts";
+import { DEMO_PASSWORD, seedDemoData } from "../store/demo.ts";
+import { createUser, type Role } from "../store/users.ts";
 import type { Clock } from "../lib/clock.ts";
 
 export const TEST_SECRET = "test-secret-test-secret-test-secret-0123456789";
@@ -24,6 +25,8 @@ export interface TestServer {
   log: ReturnType<typeof memoryLogger>;
   /** Logs in through the HTTP API and returns the token. */
   login(email: string, password?: string): Promise<string>;
+  /** Creates an account (password `password123`, email `<id>@example.com` unless given). */
+  addUser(id: string, role: Role, email?: string): Promise<string>;
   /** Connects, authenticates with the auth frame and awaits `connected`. */
   connect(email: string): Promise<WsClient>;
   close(): Promise<void>;
@@ -52,16 +55,7 @@ export async function startServer(
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, app.fetch);
   const url = `http://127.0.0.1:${server.addr.port}`;
   const clients: WsClient[] = [];
-  const login = async (email: string, password = "password123") => {
-    const res = await fetch(`${url}/api/v1/auth/login`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ email, password }),
-    });
-    const body = await res.json();
-    if (!res.ok) throw new Error(`login ${email} failed: ${res.status} ${JSON.stringify(body)}`);
-    return body.token as string;
-  };
+  const login = (email: string, password?: string) => loginAt(url, email, password);
   return {
     url,
     wsUrl: `ws://127.0.0.1:${server.addr.port}/ws`,
@@ -69,6 +63,10 @@ export async function startServer(
     app,
     log,
     login,
+    async addUser(id, role, email = `${id}@example.com`) {
+      await createUser(kv, { id, email, name: id, role, password: DEMO_PASSWORD }, new Date());
+      return email;
+    },
     async connect(email) {
       const client = await WsClient.open(`ws://127.0.0.1:${server.addr.port}/ws`);
       clients.push(client);
@@ -86,6 +84,18 @@ export async function startServer(
       await app.finished;
     },
   };
+}
+
+/** Logs in at a server's HTTP API and returns the token; throws with the status otherwise. */
+export async function loginAt(url: string, email: string, password = DEMO_PASSWORD) {
+  const res = await fetch(`${url}/api/v1/auth/login`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email, password }),
+  });
+  const body = await res.json();
+  if (!res.ok) throw new Error(`login ${email} failed: ${res.status} ${JSON.stringify(body)}`);
+  return body.token as string;
 }
 
 export interface Frame {

@@ -7,7 +7,6 @@
 
 import assert from "node:assert/strict";
 import { startServer, waitFor } from "./harness.ts";
-import { createUser } from "../store/users.ts";
 import { countTopicRows } from "../store/topics.ts";
 
 const TOPIC = "topic:general";
@@ -174,13 +173,7 @@ Deno.test("200 id-less frames back to back: in-flight refusals count toward the 
 Deno.test("ring flooding: call:initiate is limited per caller and callee pair", async () => {
   const srv = await startServer({ env: { CALLS_PER_PAIR_PER_MIN: "3", EVENT_BURST: "200" } });
   try {
-    await createUser(srv.kv, {
-      id: "nurse-1",
-      email: "nurse@example.com",
-      name: "Nurse",
-      role: "nurse",
-      password: "password123",
-    }, new Date());
+    await srv.addUser("nurse-1", "nurse", "nurse@example.com");
     const doctor = await srv.connect("doctor@example.com");
     const nurse = await srv.connect("nurse@example.com");
     const codes: string[] = [];

@@ -4,7 +4,7 @@
  * shutdown and crashes (kill -9) on a KV file.
  */
 
-import { within } from "./harness.ts";
+import { loginAt, within } from "./harness.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const SERVE = new URL("../serve.ts", import.meta.url).pathname;
@@ -116,15 +116,8 @@ export class ServerProcess {
     return `${this.url.replace("http", "ws")}/ws`;
   }
 
-  async login(email: string, password = "password123"): Promise<string> {
-    const res = await fetch(`${this.url}/api/v1/auth/login`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ email, password }),
-    });
-    const body = await res.json();
-    if (!res.ok) throw new Error(`login ${email}: ${res.status}`);
-    return body.token;
+  login(email: string, password?: string): Promise<string> {
+    return loginAt(this.url, email, password);
   }
 
   kill(signal: Deno.Signal): void {

@@ -7,7 +7,7 @@
  * bounded poll for state another process writes.
  */
 
-import { within } from "./harness.ts";
+import { loginAt, within } from "./harness.ts";
 import { serverCommand } from "./process.ts";
 import type { RawWs } from "./raw_ws.ts";
 
@@ -80,15 +80,8 @@ export class LiveServer {
     return `${this.url.replace("http", "ws")}/ws`;
   }
 
-  async login(email: string, password = "password123"): Promise<string> {
-    const res = await fetch(`${this.url}/api/v1/auth/login`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ email, password }),
-    });
-    const body = await res.json();
-    if (!res.ok) throw new Error(`login ${email}: ${res.status} ${JSON.stringify(body)}`);
-    return body.token;
+  login(email: string, password?: string): Promise<string> {
+    return loginAt(this.url, email, password);
   }
 
   /** SIGKILLs the process (if still running) and waits for it and its log. */
