@@ -186,14 +186,15 @@ export async function createApp(deps: AppDeps): Promise<App> {
       err instanceof AppError && AUDITED_HTTP_CODES.has(err.code) &&
       !c.req.path.startsWith("/api/v1/auth/login")
     ) {
-      audit.record({
-        ...httpActor(c),
+      const actor = httpActor(c);
+      audit.refusal({
+        ...actor,
         action: "refused",
         // The path names ids only (routes take no free text in the path); capped all the same.
         target: { event: `${c.req.method} ${c.req.path.replace(/[^\w:./-]/g, "_").slice(0, 140)}` },
         outcome: "refused",
         code: err.code,
-      });
+      }, actor.actorId ? `user:${actor.actorId}` : `ip:${actor.ip}`);
     }
     return errorResponse(c, err, log);
   });

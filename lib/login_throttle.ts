@@ -19,7 +19,9 @@
  * expired windows go first, then the oldest live one (an attacker who floods
  * 10,000 fresh keys makes the server forget old counts rather than grow).
  * At most `maxDelayed` (100) attempts wait in a slowdown at once; more get
- * 429. In memory and per isolate, like the other rate limits. Time comes
+ * 429, except attempts from a clean address (no failure in the window and no
+ * attempt in flight: the account's owner, not a guesser), which also jump the
+ * password-hashing queue (`priority`). In memory and per isolate, like the other rate limits. Time comes
  * from the injected clock and waits from the injected sleep, so tests are
  * deterministic.
  */
@@ -54,7 +56,7 @@ export const LOGIN_LIMITS: ThrottleLimits = {
 };
 
 export type Admission =
-  | { ok: true; delayMs: number }
+  | { ok: true; delayMs: number; priority: boolean }
   | { ok: false; retryAfterS: number; reason: "pair" | "ip" | "busy" };
 
 /** The wait before an attempt on an email that already failed `failures` times in the window. */
@@ -136,6 +138,8 @@ export class LoginThrottle {
   #emails: Failures;
   #sleep: (ms: number) => Promise<void>;
   #delayed = 0;
+  /** Attempts in flight per address; an entry lives only while one is. */
+  #inflight = new Map<string, number>();
 
   constructor(deps: {
     clock: Clock;
@@ -160,7 +164,11 @@ export class LoginThrottle {
     }
     if (this.#ips.count(ip) >= this.limits.perIp) return refuse(this.#ips.retryAfterMs(ip), "ip");
     const delayMs = slowdownMs(this.#emails.count(email), this.limits);
-    if (delayMs > 0 && this.#delayed >= this.limits.maxDelayed) return refuse(delayMs, "busy");
+    const clean = this.#ips.count(ip) === 0 && !this.#inflight.has(ip);
+    if (delayMs > 0 && this.#delayed >= this.limits.maxDelayed && !clean) {
+      return refuse(delayMs, "busy");
+    }
+    this.#inflight.set(ip, (this.#inflight.get(ip) ?? 0) + 1);
     this.#pairs.add(pair);
     this.#ips.add(ip);
     this.#emails.add(email);
@@ -172,7 +180,14 @@ export class LoginThrottle {
         this.#delayed--;
       }
     }
-    return { ok: true, delayMs };
+    return { ok: true, delayMs, priority: clean };
+  }
+
+  /** An admitted attempt is over, whatever its outcome (call once per admitted attempt). */
+  finished(ip: string): void {
+    const n = (this.#inflight.get(ip) ?? 1) - 1;
+    if (n > 0) this.#inflight.set(ip, n);
+    else this.#inflight.delete(ip);
   }
 
   /** An admitted attempt that checked no password (the server was busy): it does not count. */

@@ -15,7 +15,11 @@ function setup(limits: Partial<typeof LOGIN_LIMITS> = {}) {
     },
   });
   /** One failed attempt (admitted, then wrong password): returns the admission. */
-  const fail = async (email: string, ip: string) => await throttle.admit(email, ip);
+  const fail = async (email: string, ip: string) => {
+    const admission = await throttle.admit(email, ip);
+    if (admission.ok) throttle.finished(ip);
+    return admission;
+  };
   return { clock, slept, throttle, fail };
 }
 
@@ -49,13 +53,15 @@ Deno.test("login throttle: another IP is slowed down, never locked out", async (
   for (let i = 0; i < 10; i++) await fail(EMAIL, "203.0.113.5");
   slept.length = 0;
   const owner = await throttle.admit(EMAIL, "198.51.100.7");
-  assert.deepEqual(owner, { ok: true, delayMs: 3000 });
+  // A clean address: slowed down, but it jumps the hashing queue.
+  assert.deepEqual(owner, { ok: true, delayMs: 3000, priority: true });
   assert.deepEqual(slept, [3000]);
   throttle.succeeded(EMAIL, "198.51.100.7");
   // Other emails from the attacker's IP are untouched (only the pair is refused).
   assert.deepEqual(await throttle.admit("patient@example.com", "203.0.113.5"), {
     ok: true,
     delayMs: 0,
+    priority: false,
   });
 });
 
@@ -91,11 +97,16 @@ Deno.test("login throttle: a cancelled attempt does not count", async () => {
   for (let i = 0; i < 50; i++) {
     assert.equal((await throttle.admit(EMAIL, "192.0.2.1")).ok, true);
     throttle.cancel(EMAIL, "192.0.2.1");
+    throttle.finished("192.0.2.1");
   }
-  assert.deepEqual(await throttle.admit(EMAIL, "192.0.2.1"), { ok: true, delayMs: 0 });
+  assert.deepEqual(await throttle.admit(EMAIL, "192.0.2.1"), {
+    ok: true,
+    delayMs: 0,
+    priority: true,
+  });
 });
 
-Deno.test("login throttle: at most maxDelayed attempts wait at once; more are refused", async () => {
+Deno.test("login throttle: at most maxDelayed attempts wait at once; more are refused, unless clean", async () => {
   const clock = new FakeClock();
   const pending: (() => void)[] = [];
   const throttle = new LoginThrottle({
@@ -105,12 +116,18 @@ Deno.test("login throttle: at most maxDelayed attempts wait at once; more are re
   });
   const a = throttle.admit(EMAIL, "192.0.2.1");
   const b = throttle.admit(EMAIL, "192.0.2.2");
-  const c = await throttle.admit(EMAIL, "192.0.2.3");
+  // An address with an attempt in flight is not clean: refused while two wait.
+  const c = await throttle.admit(EMAIL, "192.0.2.2");
   assert.equal(c.ok, false);
   assert.equal(!c.ok && c.reason, "busy");
+  // A clean address (the owner, elsewhere) is admitted all the same.
+  const owner = throttle.admit(EMAIL, "198.51.100.7");
+  assert.equal(pending.length, 3);
   for (const resolve of pending) resolve();
-  assert.equal((await a).ok, true);
+  assert.deepEqual(await a, { ok: true, delayMs: 250, priority: true });
   assert.equal((await b).ok, true);
+  // Slowed down by the two attempts before it, like anyone.
+  assert.deepEqual(await owner, { ok: true, delayMs: 1000, priority: true });
 });
 
 Deno.test("login throttle: key maps stay bounded; expired windows go first", async () => {
@@ -127,6 +144,10 @@ Deno.test("login throttle: windows end after 15 min", async () => {
   for (let i = 0; i < 10; i++) await fail(EMAIL, "192.0.2.1");
   clock.advance(LOGIN_LIMITS.windowMs);
   slept.length = 0;
-  assert.deepEqual(await throttle.admit(EMAIL, "192.0.2.1"), { ok: true, delayMs: 0 });
+  assert.deepEqual(await throttle.admit(EMAIL, "192.0.2.1"), {
+    ok: true,
+    delayMs: 0,
+    priority: true,
+  });
   assert.deepEqual(slept, []);
 });

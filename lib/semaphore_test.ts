@@ -63,3 +63,24 @@ Deno.test("semaphore: a permit is released when the work throws", async () => {
 Deno.test("semaphore: at least one permit", () => {
   assert.throws(() => new Semaphore(0, 1), RangeError);
 });
+
+Deno.test("semaphore: priority callers wait in a lane of their own, served first", async () => {
+  const s = new Semaphore(1, 2, 1);
+  const held = (await s.acquire())!;
+  const order: string[] = [];
+  const track = (name: string, p: Promise<Release> | null) =>
+    p!.then((release) => {
+      order.push(name);
+      release();
+    });
+  const a = track("a", s.acquire());
+  const b = track("b", s.acquire());
+  assert.equal(s.acquire(), null, "the ordinary lane is full");
+  const owner = track("owner", s.acquire(true));
+  assert.equal(s.acquire(true), null, "the priority lane is full too");
+  assert.equal(s.waiting, 3);
+  held();
+  await Promise.all([a, b, owner]);
+  assert.deepEqual(order, ["owner", "a", "b"]);
+  assert.equal(s.active, 0);
+});

@@ -27,6 +27,11 @@ export const FLUSH_MS = 100;
 const EAGER_FLUSH = 500;
 /** Entries kept while KV is failing, so an outage cannot grow memory without bound. */
 const MAX_QUEUED = 50_000;
+/** Refusals recorded one by one per actor and minute; the rest are counted. */
+export const REFUSALS_PER_MIN = 60;
+/** Actors whose refusal counts are kept at once (more: the oldest minute is summarized early). */
+const MAX_REFUSAL_KEYS = 10_000;
+
 /** How often entries past the retention period are deleted (and once at start). */
 export const PURGE_EVERY_MS = 3600 * 1000;
 const DAY_MS = 86_400_000;
@@ -34,6 +39,13 @@ const DAY_MS = 86_400_000;
 export interface Audit {
   /** Queues an entry for the next batch. */
   record(input: AuditInput): void;
+  /**
+   * Records a refusal, at most {@linkcode REFUSALS_PER_MIN} per `key` (a user,
+   * or an address before sign-in) a minute; the rest of that minute are
+   * counted into one `refused.suppressed` entry, so a client cannot grow the
+   * trail without bound while every refused actor still shows.
+   */
+  refusal(input: AuditInput, key: string): void;
   /** Builds an entry (id and time) for a caller that commits it with its own write. */
   entry(input: AuditInput): AuditEntry;
   /** Commits what is queued (a reader of the trail sees everything this isolate recorded). */
@@ -52,6 +64,8 @@ export class AuditWriter implements Audit {
   #retentionDays?: number;
   #purgeTimer?: ReturnType<typeof setInterval>;
   #purging?: Promise<void>;
+  #refusals = new Map<string, { start: number; count: number; last: AuditInput }>();
+  #rollTimer?: ReturnType<typeof setInterval>;
 
   constructor(
     deps: { kv: Deno.Kv; clock: Clock; log: Logger; newId: () => string; retentionDays?: number },
@@ -65,6 +79,7 @@ export class AuditWriter implements Audit {
 
   /** Enforces the retention period now and every {@linkcode PURGE_EVERY_MS}. */
   start(): void {
+    this.#rollTimer = setInterval(() => this.#rollRefusals(false), 60_000);
     if (this.#retentionDays === undefined) return;
     this.purge();
     this.#purgeTimer = setInterval(() => this.purge(), PURGE_EVERY_MS);
@@ -91,6 +106,49 @@ export class AuditWriter implements Audit {
     return auditEntry(input, this.#newId(), this.#clock.now());
   }
 
+  refusal(input: AuditInput, key: string): void {
+    const now = this.#clock.now();
+    let w = this.#refusals.get(key);
+    if (w && now - w.start >= 60_000) {
+      this.#summarize(w);
+      w = undefined;
+    }
+    if (!w) {
+      if (this.#refusals.size >= MAX_REFUSAL_KEYS) this.#rollRefusals(true);
+      w = { start: now, count: 0, last: input };
+      this.#refusals.set(key, w);
+    }
+    w.count++;
+    w.last = input;
+    if (w.count <= REFUSALS_PER_MIN) this.record(input);
+  }
+
+  /** Summarizes the minutes that ended (or, with `all`, every one: shutdown, a full map). */
+  #rollRefusals(all: boolean): void {
+    const now = this.#clock.now();
+    for (const [key, w] of this.#refusals) {
+      if (!all && now - w.start < 60_000) continue;
+      this.#summarize(w);
+      this.#refusals.delete(key);
+    }
+  }
+
+  #summarize(w: { start: number; count: number; last: AuditInput }): void {
+    const suppressed = w.count - REFUSALS_PER_MIN;
+    if (suppressed <= 0) return;
+    const { actorId, actorRole, ip, socketId } = w.last;
+    this.record({
+      actorId,
+      actorRole,
+      ip,
+      socketId,
+      action: "refused.suppressed",
+      target: { status: String(suppressed), event: w.last.target?.event },
+      outcome: "refused",
+      code: w.last.code,
+    });
+  }
+
   record(input: AuditInput): void {
     if (this.#closed) return;
     if (this.#queue.length >= MAX_QUEUED) {
@@ -113,6 +171,8 @@ export class AuditWriter implements Audit {
   /** Flushes and stops taking entries (shutdown, before KV closes). */
   async close(): Promise<void> {
     clearInterval(this.#purgeTimer);
+    clearInterval(this.#rollTimer);
+    this.#rollRefusals(true);
     await this.#purging;
     await this.flush();
     this.#closed = true;
@@ -150,6 +210,7 @@ export class AuditWriter implements Audit {
 /** An audit that records nothing (unit tests of modules that need one). */
 export const noAudit: Audit = {
   record() {},
+  refusal() {},
   flush: () => Promise.resolve(),
   entry: (input) => auditEntry(input, crypto.randomUUID(), Date.now()),
 };

@@ -4,7 +4,7 @@ import { memoryLogger } from "../lib/log.ts";
 import { ulidFactory } from "../lib/ulid.ts";
 import { listAudit } from "../store/audit.ts";
 import { withKv } from "../store/testing.ts";
-import { AuditWriter } from "./audit.ts";
+import { AuditWriter, REFUSALS_PER_MIN } from "./audit.ts";
 
 /** Counts the atomic commits made through a KV handle. */
 function countingKv(kv: Deno.Kv): { kv: Deno.Kv; commits: () => number } {
@@ -76,6 +76,39 @@ Deno.test("AuditWriter: purge enforces the retention period", async () => {
     clock.advance(2 * 86_400_000);
     await writer.purge();
     assert.equal((await listAudit(kv, {}, { limit: 10 })).entries.length, 0);
+    await writer.close();
+  });
+});
+
+Deno.test("AuditWriter: refusals are capped per actor and minute; the rest are counted, not lost", async () => {
+  await withKv(async (kv) => {
+    const clock = new FakeClock(Date.parse("2026-06-01T00:00:00Z"));
+    const writer = new AuditWriter({ kv, clock, log: memoryLogger(), newId: ulidFactory(clock) });
+    const refused = (actorId: string) =>
+      writer.refusal({
+        actorId,
+        actorRole: "patient",
+        action: "refused",
+        target: { event: "room:join", roomId: "visit:v-1" },
+        outcome: "refused",
+        code: "FORBIDDEN",
+      }, `user:${actorId}`);
+    for (let i = 0; i < 500; i++) refused("patient-2");
+    refused("patient-1");
+    await writer.flush();
+    const count = async (actorId: string, action: string) =>
+      (await listAudit(kv, { userId: actorId }, { limit: 1000 })).entries
+        .filter((e) => e.action === action);
+    assert.equal((await count("patient-2", "refused")).length, REFUSALS_PER_MIN);
+    assert.equal((await count("patient-1", "refused")).length, 1);
+    // The next minute summarizes the last one and records again.
+    clock.advance(60_000);
+    refused("patient-2");
+    await writer.flush();
+    const summary = await count("patient-2", "refused.suppressed");
+    assert.equal(summary.length, 1);
+    assert.equal(summary[0].target?.status, String(500 - REFUSALS_PER_MIN));
+    assert.equal((await count("patient-2", "refused")).length, REFUSALS_PER_MIN + 1);
     await writer.close();
   });
 });

@@ -393,7 +393,19 @@ export class CallService {
     }, { id: `ntf_${this.#d.newId()}`, now: new Date(this.#d.clock.now()) });
     // The notification is in the same commit: however often this runs, it is stored once.
     if (
-      !await transition(this.#d.kv, entry, next, { notification: note, audit: this.#audit(next) })
+      !await transition(this.#d.kv, entry, next, {
+        notification: note,
+        audit: [
+          this.#audit(next),
+          this.#d.audit.entry({
+            actorId: null,
+            actorRole: null,
+            action: "notification.create",
+            target: { userId: note.userId, notificationId: note.id, callId: next.id },
+            outcome: "success",
+          }),
+        ],
+      })
     ) {
       return;
     }

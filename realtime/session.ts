@@ -320,10 +320,15 @@ export class Session {
       const message = typeof user === "string" ? user : AUTH_INVALID;
       return this.#fail(id, "auth:refresh", new AppError(code, message));
     }
-    // A disabled account cannot extend its session with a token it still holds, nor a dead one.
+    // A disabled account cannot extend its session with a token it still holds: the session ends.
     const { kv } = this.#deps.services;
     const stored = await getUser(kv, conn.userId);
-    if (!stored || !await tokenCurrent(kv, stored, user)) return this.#refuse(AUTH_INVALID);
+    if (!stored || stored.disabled) return this.#refuse(AUTH_INVALID);
+    // A dead token (logged out, or from before the account was last disabled) is only refused:
+    // the session keeps the token it already has.
+    if (!await tokenCurrent(kv, stored, user)) {
+      return this.#fail(id, "auth:refresh", new AppError("UNAUTHENTICATED", AUTH_INVALID));
+    }
     conn.tokenId = user.jti;
     this.#setExpiry(user.exp);
     this.#reply(id, "auth:refresh", {
@@ -389,8 +394,13 @@ export class Session {
     return { actorId: conn.userId, actorRole: conn.role, socketId: this.id, ip: this.#peer.ip };
   }
 
+  /** Whose refusals an audit cap counts: the user once signed in, else the address. */
+  #refusalKey(): string {
+    return this.#conn ? `user:${this.#conn.userId}` : `ip:${this.#peer.ip ?? "unknown"}`;
+  }
+
   #refuse(message: string): void {
-    this.#deps.services.audit.record({
+    this.#deps.services.audit.refusal({
       actorId: this.#conn?.userId ?? null,
       actorRole: this.#conn?.role ?? null,
       action: "ws.auth",
@@ -398,7 +408,7 @@ export class Session {
       code: "UNAUTHENTICATED",
       socketId: this.id,
       ip: this.#peer.ip,
-    });
+    }, this.#refusalKey());
     this.#send(encodeEvent("connect_error", { message }));
     this.#close(CLOSE.auth, message);
   }
@@ -462,7 +472,7 @@ export class Session {
       if (userId) target.userId = userId;
       if (callId) target.callId = callId;
     }
-    this.#deps.services.audit.record({
+    this.#deps.services.audit.refusal({
       actorId: this.#conn?.userId ?? null,
       actorRole: this.#conn?.role ?? null,
       action: "refused",
@@ -471,7 +481,7 @@ export class Session {
       code,
       socketId: this.id,
       ip: this.#peer.ip,
-    });
+    }, this.#refusalKey());
   }
 
   #fail(id: number | undefined, event: string, err: unknown, input?: unknown): void {

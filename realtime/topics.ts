@@ -9,7 +9,7 @@
 
 import type { Clock } from "../lib/clock.ts";
 import type { Logger } from "../lib/log.ts";
-import { leaveTopic, refreshTopics } from "../store/topics.ts";
+import { leaveTopic, refreshTopics, sweepExpiredTopics } from "../store/topics.ts";
 import type { Role } from "../store/users.ts";
 import type { Emitter } from "./emit.ts";
 import type { Connection } from "./hub.ts";
@@ -50,11 +50,29 @@ export class TopicService {
     return this.#d.clock.now() + this.#d.ttlMs;
   }
 
+  /** Sweeps what a dead process left, then heartbeats and sweeps every TTL/3. */
   start(): void {
+    this.#track(this.sweep());
     this.#timer = setInterval(
-      () => this.#track(this.heartbeat()),
+      () => this.#track(this.heartbeat().then(() => this.sweep())),
       Math.max(1000, Math.floor(this.#d.ttlMs / 3)),
     );
+  }
+
+  /**
+   * Deletes memberships whose sockets stopped beating (their process died)
+   * and announces `room:userLeft` for users who had no other socket there, so
+   * a crash leaves nothing about who was in a topic behind.
+   */
+  async sweep(): Promise<void> {
+    const { kv, clock, emitter } = this.#d;
+    for (const m of await sweepExpiredTopics(kv, clock.now())) {
+      announceMembership(emitter, "room:userLeft", {
+        roomId: m.roomId,
+        userId: m.userId,
+        role: m.role as Role,
+      });
+    }
   }
 
   async stop(): Promise<void> {

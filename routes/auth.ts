@@ -36,6 +36,8 @@ const loginSchema = z.object({
 /** Password hashes computed at once (each Argon2id holds 19 MiB), and logins waiting for one. */
 export const HASH_PERMITS = 2;
 export const HASH_WAITING = 6;
+/** Logins from clean addresses waiting besides those, served first (waiting holds no hash memory). */
+export const HASH_PRIORITY_WAITING = 32;
 /** Throttled logins audited per client address per minute: a flood must not grow the trail. */
 const AUDITED_REFUSALS_PER_MIN = 10;
 
@@ -52,7 +54,7 @@ export function authRoutes(deps: {
 }): Hono<AppEnv> {
   const { kv, tokens, clock, log, audit } = deps;
   const throttle = deps.throttle ?? new LoginThrottle({ clock });
-  const hashes = deps.hashes ?? new Semaphore(HASH_PERMITS, HASH_WAITING);
+  const hashes = deps.hashes ?? new Semaphore(HASH_PERMITS, HASH_WAITING, HASH_PRIORITY_WAITING);
   const audited = new WindowCounter(AUDITED_REFUSALS_PER_MIN, 60_000, clock, 10_000);
   const app = new Hono<AppEnv>();
 
@@ -89,17 +91,22 @@ export function authRoutes(deps: {
     const key = rateKey(ip);
     const admission = await throttle.admit(email, key);
     if (!admission.ok) return await refuse(c, email, 429, admission.retryAfterS);
-    const permit = hashes.acquire();
-    if (!permit) {
-      throttle.cancel(email, key);
-      return await refuse(c, email, 503, 1);
-    }
-    const release = await permit;
     let user;
     try {
-      user = await authenticate(kv, email, parsed.data.password);
+      // A clean address (the account's owner, not a guesser) queues ahead of a flood of guesses.
+      const permit = hashes.acquire(admission.priority);
+      if (!permit) {
+        throttle.cancel(email, key);
+        return await refuse(c, email, 503, 1);
+      }
+      const release = await permit;
+      try {
+        user = await authenticate(kv, email, parsed.data.password);
+      } finally {
+        release();
+      }
     } finally {
-      release();
+      throttle.finished(key);
     }
     if (!user) {
       // Done for unknown emails and wrong passwords alike, so it adds no timing difference.

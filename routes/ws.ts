@@ -43,7 +43,8 @@ export function originAllowed(
   if (!opts.loopbackSameOrigin || opts.host === undefined) return false;
   try {
     const u = new URL(origin);
-    return u.origin === origin && LOOPBACK_HOSTS.has(u.hostname) &&
+    // The server speaks plain HTTP: a same-origin page of its own is http://, never https://.
+    return u.origin === origin && u.protocol === "http:" && LOOPBACK_HOSTS.has(u.hostname) &&
       u.host === opts.host.toLowerCase();
   } catch {
     return false;

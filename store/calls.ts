@@ -125,7 +125,7 @@ export async function transition(
   kv: Deno.Kv,
   from: CallEntry,
   next: Call,
-  extra: { notification?: Notification; audit?: AuditEntry } = {},
+  extra: { notification?: Notification; audit?: AuditEntry | AuditEntry[] } = {},
 ): Promise<CallEntry | null> {
   const { notification, audit } = extra;
   const op = kv.atomic()
@@ -138,7 +138,7 @@ export async function transition(
     for (const u of users) op.set(inCallKey(u), next.id);
   }
   if (notification) addNotification(op, notification);
-  if (audit) auditMutations(op, audit);
+  for (const e of [audit ?? []].flat()) auditMutations(op, e);
   const res = await op.commit();
   return res.ok ? { call: next, versionstamp: res.versionstamp } : null;
 }

@@ -120,6 +120,41 @@ export async function listTopicMembers(
   return [...byUser.values()];
 }
 
+/**
+ * Deletes membership rows whose `expiresAt` passed (left by a process that
+ * died), at most `limit` per call. Returns the memberships that ended with
+ * them: users with no live socket left in that topic, whose departure this
+ * call committed (so among racing isolates one announces it).
+ */
+export async function sweepExpiredTopics(
+  kv: Deno.Kv,
+  now: number,
+  limit = 1000,
+): Promise<(Participant & { roomId: string })[]> {
+  const expired: Deno.KvEntry<TopicMember>[] = [];
+  const live = new Set<string>();
+  const key = (roomId: unknown, userId: unknown) => `${roomId}\u0000${userId}`;
+  for await (const e of kv.list<TopicMember>({ prefix: ["topic_members"] }, { batchSize: 500 })) {
+    if (e.value.expiresAt > now) live.add(key(e.key[1], e.key[2]));
+    else if (expired.length < limit) expired.push(e);
+  }
+  const ended = new Map<string, Participant & { roomId: string }>();
+  for (let i = 0; i < expired.length; i += 100) {
+    const batch = expired.slice(i, i + 100);
+    const op = kv.atomic();
+    for (const e of batch) op.check(e).delete(e.key);
+    // Lost to a heartbeat that revived one, or to another sweeper: the next sweep looks again.
+    if (!(await op.commit()).ok) continue;
+    for (const e of batch) {
+      const k = key(e.key[1], e.key[2]);
+      if (live.has(k)) continue;
+      const { userId, role, joinedAt } = e.value;
+      ended.set(k, { roomId: e.key[1] as string, userId, role, joinedAt });
+    }
+  }
+  return [...ended.values()];
+}
+
 /** How many membership rows (live or not yet purged) a topic has: for tests and operators. */
 export async function countTopicRows(kv: Deno.Kv, roomId?: string): Promise<number> {
   let n = 0;

@@ -6,6 +6,7 @@ import {
   leaveTopic,
   listTopicMembers,
   refreshTopics,
+  sweepExpiredTopics,
   type TopicMember,
 } from "./topics.ts";
 
@@ -56,5 +57,17 @@ Deno.test("topic memberships stop counting at expiresAt unless refreshed; left r
     });
     // The refresh did not create a row for a socket that had none.
     assert.equal(await countTopicRows(kv, ROOM), 3);
+  });
+});
+
+Deno.test("sweepExpiredTopics deletes what a dead process left and names who left for good", async () => {
+  await withKv(async (kv) => {
+    await joinTopic(kv, ROOM, member("patient-1", "dead-1", 100), 0);
+    await joinTopic(kv, ROOM, member("doctor-1", "dead-2", 100), 0);
+    await joinTopic(kv, ROOM, member("doctor-1", "alive", 900), 0);
+    const ended = await sweepExpiredTopics(kv, 200);
+    assert.deepEqual(ended.map((m) => [m.roomId, m.userId]), [[ROOM, "patient-1"]]);
+    assert.equal(await countTopicRows(kv, ROOM), 1);
+    assert.deepEqual(await sweepExpiredTopics(kv, 200), []);
   });
 });

@@ -224,3 +224,28 @@ Deno.test("30 concurrent logins: hashing is bounded, the rest get 503 with Retry
     await srv.close();
   }
 });
+
+Deno.test("a flood of guesses from 30 addresses cannot keep the owner out (no 429, no 503)", async () => {
+  const srv = await startServer({ env: BEHIND_PROXY });
+  try {
+    // 30 addresses, 5 concurrent wrong passwords each, still running when the owner logs in.
+    const flood = Array.from(
+      { length: 30 },
+      (_, i) =>
+        Array.from(
+          { length: 5 },
+          () => login(srv, "doctor@example.com", "wrong", from(`198.18.0.${i}`)),
+        ),
+    )
+      .flat();
+    const owner = await login(srv, "doctor@example.com", "password123", from("203.0.113.201"));
+    const answers = await Promise.all(flood);
+    assert.equal(owner.status, 200, JSON.stringify(owner.body));
+    const codes = new Map<number, number>();
+    for (const a of answers) codes.set(a.status, (codes.get(a.status) ?? 0) + 1);
+    // The guesses were refused or failed, never let in.
+    assert.deepEqual([...codes.keys()].filter((s) => ![401, 429, 503].includes(s)), []);
+  } finally {
+    await srv.close();
+  }
+});

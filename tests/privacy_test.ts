@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { startServer, waitFor } from "./harness.ts";
-import { countTopicRows } from "../store/topics.ts";
+import { countTopicRows, joinTopic } from "../store/topics.ts";
 
 const TOPIC = "topic:general";
 
@@ -233,5 +233,36 @@ Deno.test("row 15: sustained rate-limit abuse (1,000 sends/s) closes 4429 and th
     assert.equal((history.messages as unknown[]).length, stored);
   } finally {
     await srv.close();
+  }
+});
+
+Deno.test("topic memberships a dead process left are swept at start: nothing stays in KV", async () => {
+  const dir = await Deno.makeTempDir();
+  const kvPath = `${dir}/crash.kv`;
+  try {
+    // What a process killed with kill -9 leaves: rows nobody will refresh any more.
+    const kv = await Deno.openKv(kvPath);
+    for (const [userId, socketId] of [["patient-1", "dead-1"], ["patient-2", "dead-2"]]) {
+      await joinTopic(kv, TOPIC, {
+        userId,
+        role: "patient",
+        joinedAt: new Date(0).toISOString(),
+        socketId,
+        expiresAt: Date.now() - 1,
+      }, 0);
+    }
+    kv.close();
+    const srv = await startServer({ kvPath });
+    try {
+      await srv.app.topics.idle();
+      assert.equal(await countTopicRows(srv.kv), 0);
+      const doctor = await srv.connect("doctor@example.com");
+      const joined = await doctor.request("room:join", { roomId: TOPIC });
+      assert.deepEqual(joined.participants, [{ userId: "doctor-1", role: "doctor" }]);
+    } finally {
+      await srv.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
