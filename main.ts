@@ -18,7 +18,7 @@ import { createTokenService } from "./lib/tokens.ts";
 import { WindowCounter } from "./lib/rate_limit.ts";
 import { parseCidr } from "./lib/client_ip.ts";
 import { ulidFactory } from "./lib/ulid.ts";
-import { type Bus, ChannelBus } from "./realtime/bus.ts";
+import { type Bus, ChannelBus, LocalBus } from "./realtime/bus.ts";
 import { createEmitter, type Emitter } from "./realtime/emit.ts";
 import { type EventMap, mergeTables } from "./realtime/events.ts";
 import { installRealtimeApi, type RealtimeApi } from "./realtime/api.ts";
@@ -324,7 +324,9 @@ export function configOrExit(): Config {
 export async function serve(config: Config): Promise<void> {
   const log = createLogger(config.logLevel);
   const kv = await openKv(config.kvPath);
-  const app = await createApp({ kv, config, log });
+  // One isolate: no other isolate of this process to post to, so no BroadcastChannel (serve.ts,
+  // one app per isolate, keeps the default).
+  const app = await createApp({ kv, config, log, bus: (deliver) => new LocalBus(deliver) });
   const ac = new AbortController();
   const server = Deno.serve({
     port: config.port,

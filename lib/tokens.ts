@@ -3,10 +3,13 @@
  * Access tokens: HS256 JWTs signed with JWT_SECRET. Verification pins the
  * algorithm and requires exp, iat, jti, sub, issuer and audience, so alg:none,
  * other algorithms, tokens for another service and tokens without an expiry
- * are all refused. A token that claims more life than the configured TTL
- * (exp - iat), an exp beyond now plus the longest TTL the config allows, or
- * an iat more than 60 s ahead is refused too: a leaked secret or a forged
- * clock must not mint tokens that outlive a rotation. The `epoch` claim
+ * are all refused. A token that claims more life than the longest TTL the
+ * config allows (30 days, as exp - iat or as exp beyond now), or an iat more
+ * than 60 s ahead, is refused too: a leaked secret or a forged clock must not
+ * mint tokens that outlive a rotation. The configured JWT_TTL bounds what
+ * this server signs, not what it accepts: another issuer sharing the secret
+ * (a service, a load tool) may sign longer-lived tokens within the 30 days,
+ * and lowering JWT_TTL does not end sessions already issued. The `epoch` claim
  * carries the account's session epoch (store/sessions.ts). Callers get a
  * reason, never the token back.
  */
@@ -99,7 +102,7 @@ export function createTokenService(opts: {
         const { sub, role, exp, iat, jti, epoch = 0 } = claims.data;
         const now = nowSeconds();
         if (iat > now + MAX_IAT_SKEW_SECONDS) return { ok: false, reason: "invalid" };
-        if (exp - iat > opts.ttlSeconds + TTL_TOLERANCE_SECONDS) {
+        if (exp - iat > MAX_TTL_SECONDS + TTL_TOLERANCE_SECONDS) {
           return { ok: false, reason: "invalid" };
         }
         if (exp > now + MAX_TTL_SECONDS + TTL_TOLERANCE_SECONDS) {

@@ -11,14 +11,13 @@
  *
  * A message gets the next seq of its room in the same atomic commit that
  * stores it, checked against the head's versionstamp, so seqs are gapless and
- * never reused, even with many isolates writing one room. A message must fit
- * one KV value ({@linkcode assertStorable}): the input limits alone allow
- * about 100 KB once V8 stores its strings.
+ * never reused, even with many isolates writing one room. Concurrent appends
+ * share one commit (group commit, store/message_batch.ts). A message must fit
+ * one KV value (store/value_size.ts): the input limits alone allow about
+ * 100 KB once V8 stores its strings.
  */
 
-import { AppError } from "../lib/errors.ts";
-import { backoff, oneAtATime } from "./serial.ts";
-import { assertStorable } from "./value_size.ts";
+import { batcherFor } from "./message_batch.ts";
 
 export interface Attachment {
   url: string;
@@ -50,8 +49,6 @@ export interface RoomHead {
 
 export type NewMessage = Omit<Message, "seq" | "status" | "id" | "timestamp">;
 
-const MAX_ATTEMPTS = 40;
-
 /**
  * How long a `clientMessageId` is remembered: a resend within this returns the
  * stored message; a later one is stored as a new message. Long enough for any
@@ -59,67 +56,21 @@ const MAX_ATTEMPTS = 40;
  * (one key per message sent with an id). KV deletes expired keys lazily; a
  * stale key still names the original message, in its room and by its sender.
  */
-export const CLIENT_MESSAGE_ID_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+export { CLIENT_MESSAGE_ID_TTL_MS } from "./message_batch.ts";
 
 /**
  * Stores a message with the room's next seq. With a `clientMessageId` already
  * used by the same sender in the same room, returns the stored message and
- * `created: false` instead of storing it twice.
+ * `created: false` instead of storing it twice. Concurrent appends are
+ * committed together (store/message_batch.ts); the promise settles after the
+ * commit that holds this message.
  */
 export function appendMessage(
   kv: Deno.Kv,
   input: NewMessage,
   opts: { id: string; now: Date },
 ): Promise<{ message: Message; created: boolean }> {
-  // Appends to one room from this isolate would only race each other for the head.
-  return oneAtATime(kv, `room:${input.roomId}`, () => commitMessage(kv, input, opts));
-}
-
-async function commitMessage(
-  kv: Deno.Kv,
-  input: NewMessage,
-  opts: { id: string; now: Date },
-): Promise<{ message: Message; created: boolean }> {
-  const headKey = ["room_heads", input.roomId];
-  const clientKey = input.clientMessageId === undefined
-    ? null
-    : ["messages_by_client_id", input.roomId, input.senderId, input.clientMessageId];
-
-  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-    const [head, prior] = clientKey
-      ? await kv.getMany<[RoomHead, number]>([headKey, clientKey])
-      : [await kv.get<RoomHead>(headKey), null];
-    if (prior?.value != null) {
-      const existing = await getMessage(kv, input.roomId, prior.value);
-      // Only the very message this id named counts; anything else is replaced below.
-      if (
-        existing?.senderId === input.senderId &&
-        existing.clientMessageId === input.clientMessageId
-      ) return { message: existing, created: false };
-    }
-    const seq = (head.value?.seq ?? 0) + 1;
-    const message: Message = {
-      id: opts.id,
-      seq,
-      status: "sent",
-      timestamp: opts.now.toISOString(),
-      ...input,
-    };
-    // Checked per attempt: the size depends (by a byte or two) on the seq.
-    assertStorable(message, "Message");
-    const op = kv.atomic()
-      .check(head)
-      .set(headKey, { seq, at: message.timestamp } satisfies RoomHead)
-      .set(["messages", input.roomId, seq], message);
-    if (clientKey && prior) {
-      op.check(prior).set(clientKey, seq, { expireIn: CLIENT_MESSAGE_ID_TTL_MS });
-    }
-    const res = await op.commit();
-    if (res.ok) return { message, created: true };
-    // Lost a race for the head (or for the clientMessageId): read again and retry.
-    await backoff(attempt);
-  }
-  throw new AppError("CONFLICT", "The room is busy; retry the send", { retryable: true });
+  return batcherFor(kv).append(input, opts);
 }
 
 export async function getMessage(kv: Deno.Kv, roomId: string, seq: number) {

@@ -1,0 +1,256 @@
+/**
+ * @module
+ * Group commit for chat messages. Concurrent appends, across rooms and
+ * sockets, are committed together: one KV atomic operation per batch, within
+ * KV's limits, with each room's seqs assigned inside the batch. While one
+ * batch commits the next one fills, so a lone message waits for nobody and a
+ * busy server pays one fsync per batch instead of one per message.
+ *
+ * Guarantees are those of one-message commits: seqs are gapless per room (the
+ * batch checks every room head it advances on its versionstamp), a retried
+ * `clientMessageId` stores nothing new, and a caller's promise settles only
+ * after its batch committed. Room heads are cached from this writer's own
+ * commits; a head another isolate or process moved fails the check, and the
+ * batch re-reads its heads and retries, keeping the seqs of the rooms nobody
+ * else wrote.
+ *
+ * Keys are those of store/messages.ts.
+ */
+
+import { AppError } from "../lib/errors.ts";
+import { backoff } from "./serial.ts";
+import { assertStorable } from "./value_size.ts";
+import type { Message, NewMessage, RoomHead } from "./messages.ts";
+
+/** Messages per batch: 3 mutations each stays under KV's 1,000, and keys under its 80 KiB. */
+export const BATCH_MESSAGES = 200;
+/** Rooms per batch: one check each, under KV's 100 checks. */
+export const BATCH_ROOMS = 99;
+/** Value bytes per batch, under KV's 800 KiB per commit. */
+export const BATCH_BYTES = 700 * 1024;
+/** Commit attempts of one batch before its callers get CONFLICT (retryable). */
+const MAX_ATTEMPTS = 40;
+/** Room heads remembered per writer. */
+const MAX_CACHED_HEADS = 10_000;
+
+/** How long a `clientMessageId` is remembered (see store/messages.ts). */
+export const CLIENT_MESSAGE_ID_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+
+interface Pending {
+  input: NewMessage;
+  id: string;
+  now: Date;
+  resolve(result: { message: Message; created: boolean }): void;
+  reject(err: unknown): void;
+}
+
+interface Head {
+  seq: number;
+  versionstamp: string | null;
+}
+
+const headKey = (roomId: string) => ["room_heads", roomId];
+const clientKey = (m: NewMessage) =>
+  ["messages_by_client_id", m.roomId, m.senderId, m.clientMessageId!] as Deno.KvKey;
+
+/** Reads `keys` in getMany calls of 10 (its limit), in parallel, in order. */
+async function getAll<T>(kv: Deno.Kv, keys: Deno.KvKey[]): Promise<Deno.KvEntryMaybe<T>[]> {
+  const chunks = [];
+  for (let i = 0; i < keys.length; i += 10) chunks.push(kv.getMany<T[]>(keys.slice(i, i + 10)));
+  return (await Promise.all(chunks)).flat() as Deno.KvEntryMaybe<T>[];
+}
+
+export class MessageBatcher {
+  #kv: Deno.Kv;
+  #queue: Pending[] = [];
+  #running = false;
+  #heads = new Map<string, Head>();
+
+  constructor(kv: Deno.Kv) {
+    this.#kv = kv;
+  }
+
+  /** Queues a message for the next batch; settles once that batch is committed (or failed). */
+  append(input: NewMessage, opts: { id: string; now: Date }): Promise<
+    { message: Message; created: boolean }
+  > {
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ input, id: opts.id, now: opts.now, resolve, reject });
+      if (!this.#running) this.#run();
+    });
+  }
+
+  async #run(): Promise<void> {
+    this.#running = true;
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#take();
+        try {
+          await this.#commit(batch);
+        } catch (err) {
+          for (const p of batch) p.reject(err);
+        }
+      }
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  /** The next batch: queue order, within the message, room and byte limits. */
+  #take(): Pending[] {
+    const rooms = new Set<string>();
+    let bytes = 0;
+    let n = 0;
+    for (; n < this.#queue.length && n < BATCH_MESSAGES; n++) {
+      const p = this.#queue[n];
+      // The message text dominates; the exact stored size is checked per message later.
+      const size = (p.input.message.length + 512) * 2;
+      const newRoom = !rooms.has(p.input.roomId);
+      if (n > 0 && ((newRoom && rooms.size >= BATCH_ROOMS) || bytes + size > BATCH_BYTES)) break;
+      rooms.add(p.input.roomId);
+      bytes += size;
+    }
+    return this.#queue.splice(0, n);
+  }
+
+  async #commit(batch: Pending[]): Promise<void> {
+    let pending = await this.#dropDuplicates(batch);
+    for (let attempt = 0; attempt < MAX_ATTEMPTS && pending.length > 0; attempt++) {
+      const rooms = [...new Set(pending.map((p) => p.input.roomId))];
+      await this.#loadHeads(rooms.filter((r) => !this.#heads.has(r)));
+      const next = new Map(rooms.map((r) => [r, this.#heads.get(r)!.seq]));
+      const built: { p: Pending; message: Message }[] = [];
+      for (const p of pending) {
+        const seq = next.get(p.input.roomId)! + 1;
+        const message: Message = {
+          id: p.id,
+          seq,
+          status: "sent",
+          timestamp: p.now.toISOString(),
+          ...p.input,
+        };
+        try {
+          assertStorable(message, "Message");
+        } catch (err) {
+          // Refused alone: it takes no seq, and the rest of the batch goes on.
+          p.reject(err);
+          continue;
+        }
+        next.set(p.input.roomId, seq);
+        built.push({ p, message });
+      }
+      if (built.length === 0) return;
+      const op = this.#kv.atomic();
+      const last = new Map<string, Message>();
+      for (const { message } of built) {
+        op.set(["messages", message.roomId, message.seq], message);
+        if (message.clientMessageId !== undefined) {
+          op.set(clientKey(message), message.seq, { expireIn: CLIENT_MESSAGE_ID_TTL_MS });
+        }
+        last.set(message.roomId, message);
+      }
+      for (const [roomId, m] of last) {
+        op.check({ key: headKey(roomId), versionstamp: this.#heads.get(roomId)!.versionstamp })
+          .set(headKey(roomId), { seq: m.seq, at: m.timestamp } satisfies RoomHead);
+      }
+      const res = await op.commit();
+      if (res.ok) {
+        for (const [roomId, m] of last) this.#remember(roomId, m.seq, res.versionstamp);
+        for (const { p, message } of built) p.resolve({ message, created: true });
+        return;
+      }
+      // Another writer moved a head (or took a clientMessageId): re-read and retry.
+      for (const roomId of last.keys()) this.#heads.delete(roomId);
+      pending = await this.#dropDuplicates(built.map((b) => b.p));
+      await backoff(attempt);
+    }
+    const busy = new AppError("CONFLICT", "The room is busy; retry the send", { retryable: true });
+    for (const p of pending) p.reject(busy);
+  }
+
+  /**
+   * Settles sends whose clientMessageId is already stored (a retry) with the
+   * stored message, and folds repeats inside the batch into their first
+   * occurrence. Returns the sends left to store.
+   */
+  async #dropDuplicates(batch: Pending[]): Promise<Pending[]> {
+    const withId = batch.filter((p) => p.input.clientMessageId !== undefined);
+    if (withId.length === 0) return batch;
+    const prior = await getAll<number>(this.#kv, withId.map((p) => clientKey(p.input)));
+    const seqOf = new Map(withId.map((p, i) => [p, prior[i].value]));
+    const stored = await getAll<Message>(
+      this.#kv,
+      withId.filter((p) => seqOf.get(p) != null).map((p) => [
+        "messages",
+        p.input.roomId,
+        seqOf.get(p)!,
+      ]),
+    );
+    const existing = new Map<Pending, Message>();
+    let i = 0;
+    for (const p of withId) {
+      if (seqOf.get(p) == null) continue;
+      const m = stored[i++].value;
+      // Only the very message this id named counts; a stale index entry is overwritten.
+      if (m?.senderId === p.input.senderId && m.clientMessageId === p.input.clientMessageId) {
+        existing.set(p, m);
+      }
+    }
+    const first = new Map<string, Pending>();
+    const repeats: [Pending, Pending][] = [];
+    const left: Pending[] = [];
+    for (const p of batch) {
+      const found = existing.get(p);
+      if (found) {
+        p.resolve({ message: found, created: false });
+        continue;
+      }
+      if (p.input.clientMessageId !== undefined) {
+        const k = JSON.stringify(clientKey(p.input));
+        const earlier = first.get(k);
+        if (earlier) {
+          repeats.push([p, earlier]);
+          continue;
+        }
+        first.set(k, p);
+      }
+      left.push(p);
+    }
+    // A repeat settles as its first occurrence does: the stored message, not created again.
+    for (const [p, earlier] of repeats) {
+      const { resolve, reject } = earlier;
+      earlier.resolve = (r) => {
+        resolve(r);
+        p.resolve({ message: r.message, created: false });
+      };
+      earlier.reject = (err) => {
+        reject(err);
+        p.reject(err);
+      };
+    }
+    return left;
+  }
+
+  async #loadHeads(rooms: string[]): Promise<void> {
+    if (rooms.length === 0) return;
+    const entries = await getAll<RoomHead>(this.#kv, rooms.map(headKey));
+    entries.forEach((e, i) => this.#remember(rooms[i], e.value?.seq ?? 0, e.versionstamp));
+  }
+
+  #remember(roomId: string, seq: number, versionstamp: string | null): void {
+    this.#heads.delete(roomId);
+    this.#heads.set(roomId, { seq, versionstamp });
+    if (this.#heads.size > MAX_CACHED_HEADS) {
+      this.#heads.delete(this.#heads.keys().next().value!);
+    }
+  }
+}
+
+const batchers = new WeakMap<Deno.Kv, MessageBatcher>();
+
+/** The batcher of one KV handle (one per isolate and handle, made on first use). */
+export function batcherFor(kv: Deno.Kv): MessageBatcher {
+  let b = batchers.get(kv);
+  if (!b) batchers.set(kv, b = new MessageBatcher(kv));
+  return b;
+}

@@ -1,0 +1,136 @@
+import assert from "node:assert/strict";
+import { MessageBatcher } from "./message_batch.ts";
+import { listHistory, type NewMessage } from "./messages.ts";
+import { withKv } from "./testing.ts";
+
+const NOW = new Date("2026-06-01T00:00:00Z");
+
+/** Counts the atomic commits made through a KV handle. */
+function counting(kv: Deno.Kv): { kv: Deno.Kv; commits: () => number } {
+  let commits = 0;
+  const proxy = new Proxy(kv, {
+    get(target, prop) {
+      if (prop === "atomic") {
+        return () => {
+          const op = target.atomic();
+          const commit = op.commit.bind(op);
+          op.commit = () => {
+            commits++;
+            return commit();
+          };
+          return op;
+        };
+      }
+      const value = Reflect.get(target, prop);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
+  return { kv: proxy, commits: () => commits };
+}
+
+const msg = (roomId: string, text: string, extra: Partial<NewMessage> = {}): NewMessage => ({
+  roomId,
+  senderId: "doctor-1",
+  message: text,
+  ...extra,
+});
+
+let n = 0;
+const ids = () => ({ id: `msg_${++n}`, now: NOW });
+
+Deno.test("group commit: concurrent sends to many rooms share commits; seqs are gapless per room", async () => {
+  await withKv(async (raw) => {
+    const { kv, commits } = counting(raw);
+    const batcher = new MessageBatcher(kv);
+    const sends = [];
+    for (let i = 0; i < 300; i++) {
+      sends.push(batcher.append(msg(`visit:v${i % 30}`, `m${i}`), ids()));
+    }
+    const results = await Promise.all(sends);
+    assert.ok(results.every((r) => r.created));
+    // 300 messages in far fewer commits than messages (the first goes alone, then batches).
+    assert.ok(commits() <= 10, `${commits()} commits`);
+    for (let r = 0; r < 30; r++) {
+      const { messages } = await listHistory(raw, `visit:v${r}`, { limit: 100 });
+      assert.deepEqual(messages.map((m) => m.seq), Array.from({ length: 10 }, (_, i) => i + 1));
+      // Queue order is seq order within a room.
+      assert.deepEqual(
+        messages.map((m) => m.message),
+        Array.from({ length: 10 }, (_, i) => `m${r + 30 * i}`),
+      );
+    }
+  });
+});
+
+Deno.test("group commit: a clientMessageId repeated in a batch or after it is stored once", async () => {
+  await withKv(async (kv) => {
+    const batcher = new MessageBatcher(kv);
+    const first = batcher.append(msg("visit:v1", "x", { clientMessageId: "c1" }), ids());
+    const again = batcher.append(msg("visit:v1", "x", { clientMessageId: "c1" }), ids());
+    const other = batcher.append(msg("visit:v1", "y", { clientMessageId: "c2" }), ids());
+    const [a, b, c] = await Promise.all([first, again, other]);
+    assert.equal(a.created, true);
+    assert.equal(b.created, false);
+    assert.deepEqual(b.message, a.message);
+    assert.equal(c.message.seq, 2);
+    const later = await batcher.append(msg("visit:v1", "x", { clientMessageId: "c1" }), ids());
+    assert.deepEqual([later.created, later.message.seq], [false, 1]);
+    assert.equal((await listHistory(kv, "visit:v1", { limit: 10 })).messages.length, 2);
+  });
+});
+
+Deno.test("group commit: another writer's commit is detected and the batch retried; no seq is reused", async () => {
+  await withKv(async (kv) => {
+    // Two batchers on one store stand for two isolates or processes, each with its head cache.
+    const a = new MessageBatcher(kv);
+    const b = new MessageBatcher(kv);
+    await a.append(msg("visit:v1", "a1"), ids());
+    await b.append(msg("visit:v1", "b1"), ids()); // a's cached head is now stale
+    const sends = [];
+    for (let i = 0; i < 20; i++) {
+      sends.push(a.append(msg("visit:v1", `a${i + 2}`), ids()));
+      sends.push(b.append(msg("visit:v1", `b${i + 2}`), ids()));
+    }
+    await Promise.all(sends);
+    const { messages } = await listHistory(kv, "visit:v1", { limit: 100 });
+    assert.deepEqual(messages.map((m) => m.seq), Array.from({ length: 42 }, (_, i) => i + 1));
+    assert.equal(new Set(messages.map((m) => m.message)).size, 42);
+  });
+});
+
+Deno.test("group commit: a message too large to store is refused alone; its batch commits", async () => {
+  await withKv(async (kv) => {
+    const batcher = new MessageBatcher(kv);
+    const big = "€".repeat(40_000); // two bytes per character once stored: over 64 KiB
+    const ok1 = batcher.append(msg("visit:v1", "before"), ids());
+    const tooBig = batcher.append(msg("visit:v1", big), ids());
+    const ok2 = batcher.append(msg("visit:v1", "after"), ids());
+    await assert.rejects(tooBig, { name: "AppError", message: /too large to store/ });
+    assert.deepEqual([(await ok1).message.seq, (await ok2).message.seq], [1, 2]);
+  });
+});
+
+Deno.test("group commit: a failing commit rejects its batch; the next batch still runs", async () => {
+  await withKv(async (raw) => {
+    let fail = true;
+    const kv = new Proxy(raw, {
+      get(target, prop) {
+        if (prop === "atomic") {
+          return () => {
+            const op = target.atomic();
+            const commit = op.commit.bind(op);
+            op.commit = () => fail ? Promise.reject(new Error("disk I/O error")) : commit();
+            return op;
+          };
+        }
+        const value = Reflect.get(target, prop);
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const batcher = new MessageBatcher(kv);
+    await assert.rejects(batcher.append(msg("visit:v1", "lost"), ids()), /disk I\/O error/);
+    fail = false;
+    const { message } = await batcher.append(msg("visit:v1", "kept"), ids());
+    assert.equal(message.seq, 1);
+  });
+});
