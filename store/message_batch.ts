@@ -19,7 +19,7 @@
 
 import { AppError } from "../lib/errors.ts";
 import { backoff } from "./serial.ts";
-import { assertStorable } from "./value_size.ts";
+import { assertStorable, kvValueSize } from "./value_size.ts";
 import type { Message, NewMessage, RoomHead } from "./messages.ts";
 
 /** Messages per batch: 3 mutations each stays under KV's 1,000, and keys under its 80 KiB. */
@@ -38,6 +38,8 @@ export const CLIENT_MESSAGE_ID_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 
 interface Pending {
   input: NewMessage;
+  /** Stored size of the input, for the batch's byte limit (the message adds a few dozen bytes). */
+  size: number;
   id: string;
   now: Date;
   resolve(result: { message: Message; created: boolean }): void;
@@ -75,7 +77,8 @@ export class MessageBatcher {
     { message: Message; created: boolean }
   > {
     return new Promise((resolve, reject) => {
-      this.#queue.push({ input, id: opts.id, now: opts.now, resolve, reject });
+      const size = kvValueSize(input) + 256;
+      this.#queue.push({ input, size, id: opts.id, now: opts.now, resolve, reject });
       if (!this.#running) this.#run();
     });
   }
@@ -103,8 +106,7 @@ export class MessageBatcher {
     let n = 0;
     for (; n < this.#queue.length && n < BATCH_MESSAGES; n++) {
       const p = this.#queue[n];
-      // The message text dominates; the exact stored size is checked per message later.
-      const size = (p.input.message.length + 512) * 2;
+      const size = p.size;
       const newRoom = !rooms.has(p.input.roomId);
       if (n > 0 && ((newRoom && rooms.size >= BATCH_ROOMS) || bytes + size > BATCH_BYTES)) break;
       rooms.add(p.input.roomId);

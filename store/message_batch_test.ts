@@ -134,3 +134,22 @@ Deno.test("group commit: a failing commit rejects its batch; the next batch stil
     assert.equal(message.seq, 1);
   });
 });
+
+Deno.test("group commit: a batch of the largest messages stays under KV's 800 KiB per commit", async () => {
+  await withKv(async (kv) => {
+    const batcher = new MessageBatcher(kv);
+    // About 60 KB stored each, mostly in attachments and metadata rather than the text.
+    const heavy = (i: number) =>
+      msg(`visit:v${i % 5}`, "€".repeat(8000), {
+        attachments: Array.from(
+          { length: 10 },
+          () => ({ url: `https://x.test/${"é".repeat(1000)}` }),
+        ),
+        metadata: { note: "ü".repeat(2000) },
+      });
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => batcher.append(heavy(i), ids())),
+    );
+    assert.equal(results.filter((r) => r.created).length, 40);
+  });
+});
