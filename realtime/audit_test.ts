@@ -3,35 +3,12 @@ import { FakeClock } from "../lib/clock.ts";
 import { memoryLogger } from "../lib/log.ts";
 import { ulidFactory } from "../lib/ulid.ts";
 import { listAudit } from "../store/audit.ts";
-import { withKv } from "../store/testing.ts";
+import { instrumentedKv, withKv } from "../store/testing.ts";
 import { AuditWriter, REFUSALS_PER_MIN } from "./audit.ts";
-
-/** Counts the atomic commits made through a KV handle. */
-function countingKv(kv: Deno.Kv): { kv: Deno.Kv; commits: () => number } {
-  let commits = 0;
-  const proxy = new Proxy(kv, {
-    get(target, prop) {
-      if (prop === "atomic") {
-        return () => {
-          const op = target.atomic();
-          const commit = op.commit.bind(op);
-          op.commit = () => {
-            commits++;
-            return commit();
-          };
-          return op;
-        };
-      }
-      const value = Reflect.get(target, prop);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-  return { kv: proxy, commits: () => commits };
-}
 
 Deno.test("AuditWriter: reads are batched into one commit and flushed within 100 ms", async () => {
   await withKv(async (raw) => {
-    const { kv, commits } = countingKv(raw);
+    const { kv, commits } = instrumentedKv(raw);
     const clock = new FakeClock(Date.parse("2026-06-01T00:00:00Z"));
     const writer = new AuditWriter({ kv, clock, log: memoryLogger(), newId: ulidFactory(clock) });
     for (let i = 0; i < 40; i++) {

@@ -1,32 +1,9 @@
 import assert from "node:assert/strict";
 import { MessageBatcher } from "./message_batch.ts";
 import { listHistory, type NewMessage } from "./messages.ts";
-import { withKv } from "./testing.ts";
+import { instrumentedKv, withKv } from "./testing.ts";
 
 const NOW = new Date("2026-06-01T00:00:00Z");
-
-/** Counts the atomic commits made through a KV handle. */
-function counting(kv: Deno.Kv): { kv: Deno.Kv; commits: () => number } {
-  let commits = 0;
-  const proxy = new Proxy(kv, {
-    get(target, prop) {
-      if (prop === "atomic") {
-        return () => {
-          const op = target.atomic();
-          const commit = op.commit.bind(op);
-          op.commit = () => {
-            commits++;
-            return commit();
-          };
-          return op;
-        };
-      }
-      const value = Reflect.get(target, prop);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
-  return { kv: proxy, commits: () => commits };
-}
 
 const msg = (roomId: string, text: string, extra: Partial<NewMessage> = {}): NewMessage => ({
   roomId,
@@ -40,7 +17,7 @@ const ids = () => ({ id: `msg_${++n}`, now: NOW });
 
 Deno.test("group commit: concurrent sends to many rooms share commits; seqs are gapless per room", async () => {
   await withKv(async (raw) => {
-    const { kv, commits } = counting(raw);
+    const { kv, commits } = instrumentedKv(raw);
     const batcher = new MessageBatcher(kv);
     const sends = [];
     for (let i = 0; i < 300; i++) {
@@ -113,20 +90,7 @@ Deno.test("group commit: a message too large to store is refused alone; its batc
 Deno.test("group commit: a failing commit rejects its batch; the next batch still runs", async () => {
   await withKv(async (raw) => {
     let fail = true;
-    const kv = new Proxy(raw, {
-      get(target, prop) {
-        if (prop === "atomic") {
-          return () => {
-            const op = target.atomic();
-            const commit = op.commit.bind(op);
-            op.commit = () => fail ? Promise.reject(new Error("disk I/O error")) : commit();
-            return op;
-          };
-        }
-        const value = Reflect.get(target, prop);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
+    const { kv } = instrumentedKv(raw, { fail: () => fail ? new Error("disk I/O error") : null });
     const batcher = new MessageBatcher(kv);
     await assert.rejects(batcher.append(msg("visit:v1", "lost"), ids()), /disk I\/O error/);
     fail = false;
