@@ -22,7 +22,7 @@ import { type Bus, ChannelBus, LocalBus } from "./realtime/bus.ts";
 import { createEmitter, type Emitter } from "./realtime/emit.ts";
 import { type EventMap, mergeTables } from "./realtime/events.ts";
 import { installRealtimeApi, type RealtimeApi } from "./realtime/api.ts";
-import { AuditWriter } from "./realtime/audit.ts";
+import { AUDITED_CODES, AuditWriter, refusalKey } from "./realtime/audit.ts";
 import { callEvents } from "./realtime/handlers/calls.ts";
 import { CallService } from "./realtime/calls.ts";
 import { createScheduler, type Scheduler } from "./realtime/scheduler.ts";
@@ -50,14 +50,6 @@ import { wsRoutes } from "./routes/ws.ts";
 import { seedDemoData } from "./store/demo.ts";
 import { openKv } from "./store/open.ts";
 import { demoJwtSecret } from "./store/settings.ts";
-
-/** HTTP refusals the audit trail records. */
-const AUDITED_HTTP_CODES = new Set([
-  "FORBIDDEN",
-  "UNAUTHENTICATED",
-  "TOKEN_EXPIRED",
-  "RATE_LIMITED",
-]);
 
 /** Every realtime event, from every domain table; a duplicate name fails here, at start-up. */
 export const events = mergeTables(
@@ -183,7 +175,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   app.onError((err, c) => {
     // Every refused HTTP request is in the audit trail; logins record their own outcome.
     if (
-      err instanceof AppError && AUDITED_HTTP_CODES.has(err.code) &&
+      err instanceof AppError && AUDITED_CODES.has(err.code) &&
       !c.req.path.startsWith("/api/v1/auth/login")
     ) {
       const actor = httpActor(c);
@@ -194,7 +186,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         target: { event: `${c.req.method} ${c.req.path.replace(/[^\w:./-]/g, "_").slice(0, 140)}` },
         outcome: "refused",
         code: err.code,
-      }, actor.actorId ? `user:${actor.actorId}` : `ip:${actor.ip}`);
+      }, refusalKey(actor.actorId, actor.ip));
     }
     return errorResponse(c, err, log);
   });

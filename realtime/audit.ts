@@ -20,6 +20,7 @@ import {
   purgeAudit,
 } from "../store/audit.ts";
 import type { RoomRef } from "./access.ts";
+import { auditActor, type HandlerContext } from "./events.ts";
 
 /** Longest time an entry waits in memory before its batch is committed. */
 export const FLUSH_MS = 100;
@@ -27,6 +28,19 @@ export const FLUSH_MS = 100;
 const EAGER_FLUSH = 500;
 /** Entries kept while KV is failing, so an outage cannot grow memory without bound. */
 const MAX_QUEUED = 50_000;
+/** The wire codes whose refusals the trail records (HIPAA: every denied access attempt). */
+export const AUDITED_CODES: ReadonlySet<string> = new Set([
+  "FORBIDDEN",
+  "UNAUTHENTICATED",
+  "TOKEN_EXPIRED",
+  "RATE_LIMITED",
+]);
+
+/** Whose refusals {@linkcode Audit.refusal} counts together: a user once known, else an address. */
+export function refusalKey(actorId: string | null, ip: string | undefined): string {
+  return actorId ? `user:${actorId}` : `ip:${ip ?? "unknown"}`;
+}
+
 /** Refusals recorded one by one per actor and minute; the rest are counted. */
 export const REFUSALS_PER_MIN = 60;
 /** Actors whose refusal counts are kept at once (more: the oldest minute is summarized early). */
@@ -225,13 +239,7 @@ export function roomTarget(room: RoomRef): AuditTarget {
 
 /** Records a history or resume read: which room, and the range of seqs returned. */
 export function auditRead(
-  ctx: {
-    userId: string;
-    role: AuditInput["actorRole"];
-    socketId: string;
-    ip?: string;
-    services: { audit: Audit };
-  },
+  ctx: HandlerContext,
   action: "message.history" | "room.resume",
   target: AuditTarget,
   messages: { seq: number }[],
@@ -240,10 +248,7 @@ export function auditRead(
     ? {}
     : { seqFrom: messages[0].seq, seqTo: messages[messages.length - 1].seq };
   ctx.services.audit.record({
-    actorId: ctx.userId,
-    actorRole: ctx.role,
-    socketId: ctx.socketId,
-    ip: ctx.ip,
+    ...auditActor(ctx),
     action,
     target: { ...target, ...range },
     outcome: "success",

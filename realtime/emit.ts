@@ -18,6 +18,15 @@ export interface EmitOptions {
   ephemeral?: boolean;
 }
 
+/**
+ * Options for an event that names `user` (their join, typing, read receipt):
+ * when the user is a patient, other patients must not get it, so a patient
+ * never learns that another patient exists.
+ */
+export function naming(user: { userId: string; role: string }): EmitOptions {
+  return user.role === "patient" ? { patientsExcept: user.userId } : {};
+}
+
 export interface Emitter {
   emitToUser(userId: string, event: string, data: unknown, opts?: EmitOptions): void;
   emitToRoom(roomId: string, event: string, data: unknown, opts?: EmitOptions): void;

@@ -15,6 +15,7 @@ import { AppError } from "../lib/errors.ts";
 import { TokenBucket, WindowCounter } from "../lib/rate_limit.ts";
 import type { TokenService, TokenUser } from "../lib/tokens.ts";
 import type { AuditTarget } from "../store/audit.ts";
+import { AUDITED_CODES, refusalKey } from "./audit.ts";
 import { getUser } from "../store/users.ts";
 import { tokenCurrent } from "../store/sessions.ts";
 import {
@@ -91,8 +92,6 @@ export interface PeerInfo {
 
 const authSchema = z.object({ token: z.string().min(1).max(4096) });
 
-/** Refusals the audit trail records (HIPAA: every denied access attempt). */
-const AUDITED_CODES = new Set(["FORBIDDEN", "UNAUTHENTICATED", "TOKEN_EXPIRED", "RATE_LIMITED"]);
 /** Strings that look like ids (room, visit, user, call), the only frame data an audit entry keeps. */
 const ID_LIKE = /^[A-Za-z0-9_:.\-]{1,140}$/;
 
@@ -394,11 +393,6 @@ export class Session {
     return { actorId: conn.userId, actorRole: conn.role, socketId: this.id, ip: this.#peer.ip };
   }
 
-  /** Whose refusals an audit cap counts: the user once signed in, else the address. */
-  #refusalKey(): string {
-    return this.#conn ? `user:${this.#conn.userId}` : `ip:${this.#peer.ip ?? "unknown"}`;
-  }
-
   #refuse(message: string): void {
     this.#deps.services.audit.refusal({
       actorId: this.#conn?.userId ?? null,
@@ -408,7 +402,7 @@ export class Session {
       code: "UNAUTHENTICATED",
       socketId: this.id,
       ip: this.#peer.ip,
-    }, this.#refusalKey());
+    }, refusalKey(this.#conn?.userId ?? null, this.#peer.ip));
     this.#send(encodeEvent("connect_error", { message }));
     this.#close(CLOSE.auth, message);
   }
@@ -481,7 +475,7 @@ export class Session {
       code,
       socketId: this.id,
       ip: this.#peer.ip,
-    }, this.#refusalKey());
+    }, refusalKey(this.#conn?.userId ?? null, this.#peer.ip));
   }
 
   #fail(id: number | undefined, event: string, err: unknown, input?: unknown): void {

@@ -11,7 +11,7 @@ import type { Clock } from "../lib/clock.ts";
 import type { Logger } from "../lib/log.ts";
 import { leaveTopic, refreshTopics, sweepExpiredTopics } from "../store/topics.ts";
 import type { Role } from "../store/users.ts";
-import type { Emitter } from "./emit.ts";
+import { type Emitter, naming } from "./emit.ts";
 import type { Connection } from "./hub.ts";
 
 export interface TopicDeps {
@@ -32,7 +32,7 @@ export function announceMembership(
 ): void {
   emitter.emitToRoom(member.roomId, event, member, {
     exceptUser: member.userId,
-    ...(member.role === "patient" ? { patientsExcept: member.userId } : {}),
+    ...naming(member),
   });
 }
 

@@ -19,10 +19,10 @@ import type { Clock } from "../lib/clock.ts";
 import { rateKey } from "../lib/client_ip.ts";
 import type { Logger } from "../lib/log.ts";
 import { LoginThrottle } from "../lib/login_throttle.ts";
-import { WindowCounter } from "../lib/rate_limit.ts";
 import { Semaphore } from "../lib/semaphore.ts";
 import type { TokenService } from "../lib/tokens.ts";
-import type { Audit } from "../realtime/audit.ts";
+import { type Audit, refusalKey } from "../realtime/audit.ts";
+import type { AuditInput, AuditTarget } from "../store/audit.ts";
 import { revokeToken } from "../store/sessions.ts";
 import { authenticate, getUser, getUserByEmail, normalizeEmail, toPublic } from "../store/users.ts";
 import { type AppEnv, clientIp, jsonBody, requestId, requireUser } from "./context.ts";
@@ -38,8 +38,6 @@ export const HASH_PERMITS = 2;
 export const HASH_WAITING = 6;
 /** Logins from clean addresses waiting besides those, served first (waiting holds no hash memory). */
 export const HASH_PRIORITY_WAITING = 32;
-/** Throttled logins audited per client address per minute: a flood must not grow the trail. */
-const AUDITED_REFUSALS_PER_MIN = 10;
 
 export function authRoutes(deps: {
   kv: Deno.Kv;
@@ -55,26 +53,36 @@ export function authRoutes(deps: {
   const { kv, tokens, clock, log, audit } = deps;
   const throttle = deps.throttle ?? new LoginThrottle({ clock });
   const hashes = deps.hashes ?? new Semaphore(HASH_PERMITS, HASH_WAITING, HASH_PRIORITY_WAITING);
-  const audited = new WindowCounter(AUDITED_REFUSALS_PER_MIN, 60_000, clock, 10_000);
   const app = new Hono<AppEnv>();
 
-  /** 429 or 503 with Retry-After; audited (sampled per address) with the account id if known. */
+  /** A failed or refused login's entry: the account's id if the email is known, never the email. */
+  const loginEntry = async (
+    c: Context<AppEnv>,
+    email: string,
+    outcome: "failure" | "refused",
+    code: string,
+    target?: AuditTarget,
+  ): Promise<AuditInput> => {
+    const known = await getUserByEmail(kv, email);
+    return {
+      actorId: known?.id ?? null,
+      actorRole: known?.role ?? null,
+      action: "auth.login",
+      outcome,
+      code,
+      ...(target ? { target } : {}),
+      ip: clientIp(c),
+      requestId: requestId(c),
+    };
+  };
+
+  /** 429 or 503 with Retry-After; audited, capped per client address like every refusal. */
   const refuse = async (c: Context<AppEnv>, email: string, status: 429 | 503, retryS: number) => {
     const ip = clientIp(c);
     log.info("auth.login_refused", { ip, status });
-    if (!audited.hit(rateKey(ip))) {
-      const known = await getUserByEmail(kv, email);
-      audit.record({
-        actorId: known?.id ?? null,
-        actorRole: known?.role ?? null,
-        action: "auth.login",
-        outcome: "refused",
-        code: "RATE_LIMITED",
-        target: { status: String(status) },
-        ip,
-        requestId: requestId(c),
-      });
-    }
+    const entry = await loginEntry(c, email, "refused", "RATE_LIMITED", { status: String(status) });
+    // Keyed by the caller's address: the account named is the target of the flood, not its source.
+    audit.refusal(entry, refusalKey(null, rateKey(ip)));
     const error = status === 429
       ? "Too many login attempts; try again later"
       : "Server busy; try again shortly";
@@ -110,16 +118,7 @@ export function authRoutes(deps: {
     }
     if (!user) {
       // Done for unknown emails and wrong passwords alike, so it adds no timing difference.
-      const known = await getUserByEmail(kv, email);
-      audit.record({
-        actorId: known?.id ?? null,
-        actorRole: known?.role ?? null,
-        action: "auth.login",
-        outcome: "failure",
-        code: "UNAUTHENTICATED",
-        ip,
-        requestId: requestId(c),
-      });
+      audit.record(await loginEntry(c, email, "failure", "UNAUTHENTICATED"));
       log.info("auth.login_failed", { ip });
       throw new AppError("UNAUTHENTICATED", "Invalid email or password");
     }

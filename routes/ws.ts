@@ -4,24 +4,21 @@
  * cross-site Origin (403), a token in the query string (400: URLs end up in
  * logs) and an invalid or no longer current Authorization header (401); then
  * it hands the socket to a realtime Session. The upgrade is Deno's own
- * `Deno.upgradeWebSocket`. Refused upgrades are audited (at most
- * {@linkcode AUDITED_REFUSALS_PER_MIN} per client address a minute, so a
- * flood cannot grow the trail without bound).
+ * `Deno.upgradeWebSocket`. Refused upgrades are audited through
+ * `Audit.refusal`, capped per client address like every refusal, so a flood
+ * cannot grow the trail without bound.
  */
 
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { rateKey } from "../lib/client_ip.ts";
 import type { TokenService } from "../lib/tokens.ts";
-import type { Audit } from "../realtime/audit.ts";
+import { type Audit, refusalKey } from "../realtime/audit.ts";
 import { Session, type SessionDeps } from "../realtime/session.ts";
 import { tokenCurrent } from "../store/sessions.ts";
 import { getUser } from "../store/users.ts";
 import { type AppEnv, bearerToken, clientIp, requestId } from "./context.ts";
 import { WindowCounter } from "../lib/rate_limit.ts";
-
-/** Refused upgrades audited per client address per minute; the rest are only counted away. */
-export const AUDITED_REFUSALS_PER_MIN = 10;
 
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
@@ -65,12 +62,11 @@ export function wsRoutes(deps: {
   const app = new Hono<AppEnv>();
   const allowed = [...deps.corsOrigins, ...deps.publicOrigins];
   const loopbackSameOrigin = deps.publicOrigins.length === 0;
-  const { kv, clock } = deps.session.services;
-  const audited = new WindowCounter(AUDITED_REFUSALS_PER_MIN, 60_000, clock, 10_000);
+  const { kv } = deps.session.services;
   const refused = (c: Context<AppEnv>, code: string, actorId: string | null = null) => {
     const ip = clientIp(c);
-    if (audited.hit(rateKey(ip))) return;
-    deps.audit.record({
+    // Capped per address like every refusal: an upgrade flood cannot grow the trail.
+    deps.audit.refusal({
       actorId,
       actorRole: null,
       action: "ws.upgrade",
@@ -78,7 +74,7 @@ export function wsRoutes(deps: {
       code,
       ip,
       requestId: requestId(c),
-    });
+    }, refusalKey(null, rateKey(ip)));
   };
   app.get("/", async (c) => {
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {

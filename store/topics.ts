@@ -24,11 +24,10 @@ const BACKSTOP_MS = 24 * 3600 * 1000;
 
 const prefix = (roomId: string, userId: string) => ["topic_members", roomId, userId];
 
-async function liveSockets(kv: Deno.Kv, roomId: string, userId: string, now: number) {
-  const out: string[] = [];
-  for await (const e of kv.list<TopicMember>({ prefix: prefix(roomId, userId) })) {
-    if (e.value.expiresAt > now) out.push(e.value.socketId);
-  }
+/** The user's membership rows in the topic, live or not. */
+async function rowsOf(kv: Deno.Kv, roomId: string, userId: string): Promise<TopicMember[]> {
+  const out: TopicMember[] = [];
+  for await (const e of kv.list<TopicMember>({ prefix: prefix(roomId, userId) })) out.push(e.value);
   return out;
 }
 
@@ -42,13 +41,13 @@ export async function joinTopic(
   member: TopicMember,
   now: number,
 ): Promise<{ added: boolean }> {
-  const others = (await liveSockets(kv, roomId, member.userId, now))
-    .filter((s) => s !== member.socketId);
-  const had = (await kv.get([...prefix(roomId, member.userId), member.socketId])).versionstamp;
+  const rows = await rowsOf(kv, roomId, member.userId);
+  const had = rows.some((r) => r.socketId === member.socketId);
+  const others = rows.some((r) => r.socketId !== member.socketId && r.expiresAt > now);
   await kv.set([...prefix(roomId, member.userId), member.socketId], member, {
     expireIn: BACKSTOP_MS,
   });
-  return { added: others.length === 0 && had === null };
+  return { added: !others && !had };
 }
 
 /**
@@ -62,12 +61,10 @@ export async function leaveTopic(
   socketId: string,
   now: number,
 ): Promise<{ removed: boolean }> {
-  const key = [...prefix(roomId, userId), socketId];
-  const own = await kv.get<TopicMember>(key);
-  if (own.versionstamp === null) return { removed: false };
-  await kv.delete(key);
-  const rest = await liveSockets(kv, roomId, userId, now);
-  return { removed: rest.length === 0 };
+  const rows = await rowsOf(kv, roomId, userId);
+  if (!rows.some((r) => r.socketId === socketId)) return { removed: false };
+  await kv.delete([...prefix(roomId, userId), socketId]);
+  return { removed: !rows.some((r) => r.socketId !== socketId && r.expiresAt > now) };
 }
 
 /**

@@ -33,22 +33,19 @@ const from = (ip: string) => ({ "x-forwarded-for": `192.0.2.250, ${ip}` });
 type Entries = Awaited<ReturnType<typeof listAudit>>["entries"];
 
 /**
- * Audit entries (of one user, or all) once `done` holds for their
- * `action:outcome` list: the writer flushes within 100 ms, so this polls KV
- * for at most 3 s.
+ * Audit entries (of one user, or all), asserting `done` holds for their
+ * `action:outcome` list. Every entry is recorded before its response is sent,
+ * so flushing the writer makes them all readable.
  */
 async function auditWhen(
   srv: TestServer,
   userId: string | undefined,
   done: (actions: string[]) => boolean,
 ): Promise<Entries> {
-  const deadline = Date.now() + 3000;
-  for (;;) {
-    const { entries } = await listAudit(srv.kv, userId ? { userId } : {}, { limit: 100 });
-    if (done(entries.map((e) => `${e.action}:${e.outcome}`))) return entries;
-    if (Date.now() > deadline) assert.fail(`audit of ${userId}: ${JSON.stringify(entries)}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await srv.app.audit.flush();
+  const { entries } = await listAudit(srv.kv, userId ? { userId } : {}, { limit: 100 });
+  assert.ok(done(entries.map((e) => `${e.action}:${e.outcome}`)), JSON.stringify(entries));
+  return entries;
 }
 
 const median = (xs: number[]) => {

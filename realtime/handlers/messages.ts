@@ -17,6 +17,7 @@ import { authorizeRoom, chatRoomId, type Grant, requireRoom, roomAudience } from
 import { defineEvent, type HandlerContext } from "../events.ts";
 import { withReadStatus } from "../receipts.ts";
 import { auditRead, roomTarget } from "../audit.ts";
+import { naming } from "../emit.ts";
 import { int, jsonObject, text } from "../payload.ts";
 
 /** Longest message text, in UTF-8 bytes (a stored message must fit KV's 64 KiB value limit). */
@@ -173,8 +174,7 @@ export const messageEvents = {
           at: cursor.at,
         }, {
           exceptSocket: ctx.socketId,
-          // A patient's read receipt in a topic must not reach other patients.
-          ...(ctx.role === "patient" ? { patientsExcept: ctx.userId } : {}),
+          ...naming(ctx),
         });
       }
       return { roomId: grant.room.id, seq: cursor.seq };

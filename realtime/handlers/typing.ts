@@ -11,6 +11,7 @@ import { forbidden } from "../../lib/errors.ts";
 import { requireRoom } from "../access.ts";
 import { defineEvent, type EventDef, type HandlerContext } from "../events.ts";
 import { text } from "../payload.ts";
+import { naming } from "../emit.ts";
 
 const schema = z.object({ roomId: text(200) });
 
@@ -28,8 +29,7 @@ function relay(event: "typing:start" | "typing:stop"): EventDef<typeof schema> {
       }, {
         exceptUser: ctx.userId,
         ephemeral: true,
-        // Patients in a topic never see each other type.
-        ...(ctx.role === "patient" ? { patientsExcept: ctx.userId } : {}),
+        ...naming(ctx),
       });
     },
   });
