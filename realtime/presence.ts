@@ -15,6 +15,7 @@
 
 import type { Clock } from "../lib/clock.ts";
 import type { Logger } from "../lib/log.ts";
+import { inSlice, type Slice, SpreadTimer } from "../lib/spread.ts";
 import {
   type ExplicitStatus,
   listOnline,
@@ -45,7 +46,7 @@ export interface PresenceDeps {
 
 export class PresenceService {
   #deps: PresenceDeps;
-  #timer?: ReturnType<typeof setInterval>;
+  #timer?: SpreadTimer;
   #pending = new Set<Promise<unknown>>();
   #connecting = new Map<string, Promise<void>>();
   #stopping = false;
@@ -54,12 +55,20 @@ export class PresenceService {
     this.#deps = deps;
   }
 
-  /** Starts heartbeats and sweeps (every TTL/3), after one sweep for what a dead process left. */
+  /**
+   * After one sweep for what a dead process left, refreshes every connection
+   * once per TTL/3, spread over that interval (one slice of the connections
+   * each second, so no heartbeat burst delays messages), and sweeps once per
+   * interval.
+   */
   start(): void {
     this.#track(this.sweep());
-    this.#timer = setInterval(() => {
-      this.#track(this.heartbeat().then(() => this.sweep()));
-    }, Math.max(1000, Math.floor(this.#deps.ttlMs / 3)));
+    this.#timer = new SpreadTimer(
+      Math.max(1000, Math.floor(this.#deps.ttlMs / 3)),
+      (slice) => this.#tracked(this.heartbeat(slice)),
+      () => this.#tracked(this.sweep()),
+    );
+    this.#timer.start();
   }
 
   /**
@@ -69,7 +78,7 @@ export class PresenceService {
    */
   async stop(): Promise<void> {
     this.#stopping = true;
-    clearInterval(this.#timer);
+    this.#timer?.stop();
     await Promise.allSettled([...this.#pending]);
   }
 
@@ -111,17 +120,30 @@ export class PresenceService {
     return this.#reconcile(userId);
   }
 
-  /** Extends the expiry of every connection of this isolate. */
-  async heartbeat(): Promise<void> {
+  /** Extends the expiry of this isolate's connections (those in `slice`, or all of them). */
+  async heartbeat(slice?: Slice): Promise<void> {
     const { kv, clock, ttlMs } = this.#deps;
     const now = clock.now();
-    const conns = [...this.#deps.connections()].map((c) => ({ userId: c.userId, socketId: c.id }));
+    const conns = [];
+    for (const c of this.#deps.connections()) {
+      if (inSlice(c.id, slice)) conns.push({ userId: c.userId, socketId: c.id });
+    }
     if (conns.length > 0) await refreshConnections(kv, conns, now + ttlMs, now);
   }
 
-  /** Re-derives every user published as present; those whose entries all expired go offline. */
+  /**
+   * Re-derives every user published as present whose entries may have all
+   * expired; those go offline. A user with a socket on this isolate is alive
+   * (that socket's entry is kept fresh here), and every other change of their
+   * state is reconciled when it happens, so they are skipped: a single
+   * process sweeps with one scan and no per-user reads.
+   */
   async sweep(): Promise<void> {
-    for (const userId of await listOnline(this.#deps.kv)) await this.#reconcile(userId);
+    const local = new Set<string>();
+    for (const c of this.#deps.connections()) local.add(c.userId);
+    for (const userId of await listOnline(this.#deps.kv)) {
+      if (!local.has(userId)) await this.#reconcile(userId);
+    }
   }
 
   async #reconcile(userId: string): Promise<void> {
@@ -131,11 +153,16 @@ export class PresenceService {
   }
 
   #track(p: Promise<unknown>): void {
-    const guarded = p.catch((err) => {
+    void this.#tracked(p);
+  }
+
+  /** Tracks `p` (stop waits for it) and settles when it does, logging a failure. */
+  #tracked(p: Promise<unknown>): Promise<void> {
+    const guarded = p.then(() => {}, (err) => {
       this.#deps.log.error("presence.failed", { error: err instanceof Error ? err : String(err) });
     });
     this.#pending.add(guarded);
-    guarded.finally(() => this.#pending.delete(guarded));
+    return guarded.finally(() => this.#pending.delete(guarded));
   }
 }
 

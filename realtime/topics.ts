@@ -9,6 +9,7 @@
 
 import type { Clock } from "../lib/clock.ts";
 import type { Logger } from "../lib/log.ts";
+import { inSlice, type Slice, SpreadTimer } from "../lib/spread.ts";
 import { leaveTopic, refreshTopics, sweepExpiredTopics } from "../store/topics.ts";
 import type { Role } from "../store/users.ts";
 import { type Emitter, naming } from "./emit.ts";
@@ -38,7 +39,7 @@ export function announceMembership(
 
 export class TopicService {
   #d: TopicDeps;
-  #timer?: ReturnType<typeof setInterval>;
+  #timer?: SpreadTimer;
   #pending = new Set<Promise<unknown>>();
 
   constructor(deps: TopicDeps) {
@@ -50,13 +51,18 @@ export class TopicService {
     return this.#d.clock.now() + this.#d.ttlMs;
   }
 
-  /** Sweeps what a dead process left, then heartbeats and sweeps every TTL/3. */
+  /**
+   * Sweeps what a dead process left, then refreshes every membership once per
+   * TTL/3, spread over the interval (lib/spread.ts), and sweeps once per interval.
+   */
   start(): void {
     this.#track(this.sweep());
-    this.#timer = setInterval(
-      () => this.#track(this.heartbeat().then(() => this.sweep())),
+    this.#timer = new SpreadTimer(
       Math.max(1000, Math.floor(this.#d.ttlMs / 3)),
+      (slice) => this.#tracked(this.heartbeat(slice)),
+      () => this.#tracked(this.sweep()),
     );
+    this.#timer.start();
   }
 
   /**
@@ -76,14 +82,15 @@ export class TopicService {
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.#timer);
+    this.#timer?.stop();
     await Promise.allSettled([...this.#pending]);
   }
 
-  /** Extends every topic membership held by this isolate's sockets. */
-  async heartbeat(): Promise<void> {
+  /** Extends the topic memberships of this isolate's sockets (those in `slice`, or all). */
+  async heartbeat(slice?: Slice): Promise<void> {
     const rows = [];
     for (const c of this.#d.connections()) {
+      if (!inSlice(c.id, slice)) continue;
       for (const roomId of c.rooms) {
         if (roomId.startsWith("topic:")) rows.push({ roomId, userId: c.userId, socketId: c.id });
       }
@@ -114,10 +121,15 @@ export class TopicService {
   }
 
   #track(p: Promise<unknown>): void {
-    const guarded = p.catch((err) => {
+    void this.#tracked(p);
+  }
+
+  /** Tracks `p` (stop waits for it) and settles when it does, logging a failure. */
+  #tracked(p: Promise<unknown>): Promise<void> {
+    const guarded = p.then(() => {}, (err) => {
       this.#d.log.error("topics.failed", { error: err instanceof Error ? err : String(err) });
     });
     this.#pending.add(guarded);
-    guarded.finally(() => this.#pending.delete(guarded));
+    return guarded.finally(() => this.#pending.delete(guarded));
   }
 }
