@@ -20,16 +20,16 @@ Deno.test("inSlice: every id is in exactly one slice of a round", () => {
 Deno.test("SpreadTimer: cycles through the slices and wraps after each round", async () => {
   const seen: Slice[] = [];
   let wraps = 0;
-  let timer: SpreadTimer;
-  const done = Promise.withResolvers<void>();
-  timer = new SpreadTimer(6, async (slice) => {
+  const timer: SpreadTimer = new SpreadTimer(6, (slice) => {
     seen.push(slice);
-  }, async () => {
+    return Promise.resolve();
+  }, () => {
     wraps++;
     if (wraps === 2) {
       timer.stop();
       done.resolve();
     }
+    return Promise.resolve();
   }, { tickMs: 2 });
   timer.start();
   await done.promise;
