@@ -20,6 +20,7 @@ Deno.test("inSlice: every id is in exactly one slice of a round", () => {
 Deno.test("SpreadTimer: cycles through the slices and wraps after each round", async () => {
   const seen: Slice[] = [];
   let wraps = 0;
+  const done = Promise.withResolvers<void>();
   const timer: SpreadTimer = new SpreadTimer(6, (slice) => {
     seen.push(slice);
     return Promise.resolve();
