@@ -38,6 +38,7 @@ import type { Lifecycle } from "./realtime/session.ts";
 import { createNotifier } from "./realtime/notify.ts";
 import { PresenceService } from "./realtime/presence.ts";
 import { TopicService } from "./realtime/topics.ts";
+import { dropRemovedMembers, VisitCache } from "./realtime/visit_cache.ts";
 import { authRoutes } from "./routes/auth.ts";
 import { type AppEnv, errorResponse, httpActor } from "./routes/context.ts";
 import { docsRoutes } from "./routes/docs.ts";
@@ -144,7 +145,20 @@ export async function createApp(deps: AppDeps): Promise<App> {
     audit,
     rates: config.callRates,
   });
-  const services = { kv, clock, log, emitter, newId, presence, notifyUser, calls, audit, topics };
+  const visits = new VisitCache(kv, log);
+  const services = {
+    kv,
+    clock,
+    log,
+    emitter,
+    newId,
+    presence,
+    notifyUser,
+    calls,
+    audit,
+    topics,
+    visits,
+  };
   let stopping = false;
   const lifecycle: Lifecycle = {
     connected: (conn) => presence.connected(conn),
@@ -196,7 +210,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     cors({
       origin: config.corsOrigins,
       allowHeaders: ["Authorization", "Content-Type"],
-      allowMethods: ["GET", "POST", "OPTIONS"],
+      allowMethods: ["GET", "POST", "PATCH", "OPTIONS"],
       maxAge: 600,
     }),
   );
@@ -210,7 +224,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     }),
   );
   app.route("/api/v1/auth", authRoutes({ kv, tokens, clock, log, audit }));
-  app.route("/api/v1/visits", visitRoutes({ kv, tokens, clock, newId, audit }));
+  app.route("/api/v1/visits", visitRoutes({ kv, tokens, clock, newId, audit, visits }));
   app.route("/api/v1", serviceRoutes({ kv, tokens, realtime, audit }));
   app.route("/api/v1/audit", auditRoutes({ kv, tokens, audit }));
   app.route("/api/docs", docsRoutes(events));
@@ -257,6 +271,11 @@ export async function createApp(deps: AppDeps): Promise<App> {
   calls.startSweeps();
   const revocations = new RevocationWatcher({ kv, hub, log });
   await revocations.start();
+  await visits.start((ids) => {
+    dropRemovedMembers({ hub, emitter, visits }, ids).catch((err) =>
+      log.error("visits.drop_members_failed", { error: String(err) })
+    );
+  });
   const uninstall = installRealtimeApi(realtime);
   return {
     fetch: (req, info) => app.fetch(req, { remoteAddr: info?.remoteAddr, trustedProxies }),
@@ -279,6 +298,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         calls.stopSweeps(),
         scheduler.stop(),
         revocations.stop(),
+        visits.stop(),
       ]);
       // Sockets closed by the shutdown are recorded now: the writer takes no entries after close.
       for (const c of hub.connections()) {

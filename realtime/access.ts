@@ -12,6 +12,8 @@ import { AppError, forbidden, invalid, ROOM_ACCESS_DENIED } from "../lib/errors.
 import { getUser, isStaff, type Role } from "../store/users.ts";
 import { careTeam, getVisit, isVisitParticipant, shareVisit, type Visit } from "../store/visits.ts";
 import { isId } from "../store/ids.ts";
+import type { Guard } from "../store/message_batch.ts";
+import type { VisitCache } from "./visit_cache.ts";
 
 export type RoomRef =
   | { kind: "chat"; id: string; users: [string, string] }
@@ -76,6 +78,8 @@ export type RoomAction = "join" | "read" | "publish";
 export interface Grant {
   room: RoomRef;
   visit?: Visit;
+  /** Set when the visit came from the cache: what a commit on this grant must check. */
+  guard?: Guard;
 }
 
 /**
@@ -113,6 +117,26 @@ export async function authorizeRoom(
       if (action !== "publish" || isStaff(actor.role)) return { room };
       throw forbidden("Only staff may publish to topic rooms");
   }
+}
+
+/**
+ * {@linkcode authorizeRoom} for publishing to a visit or call room from the
+ * visit cache: no KV read when the visit is known. The grant carries a guard
+ * (the visit's key and versionstamp) that the commit checks, so a visit
+ * changed elsewhere since it was cached stores nothing.
+ */
+export async function authorizeVisitPublish(
+  visits: VisitCache,
+  actor: Actor,
+  room: RoomRef & { visitId: string },
+): Promise<Grant> {
+  const cached = await visits.get(room.visitId);
+  if (!cached || !isVisitParticipant(cached.visit, actor.userId)) throw forbidden();
+  return {
+    room,
+    visit: cached.visit,
+    guard: { key: ["visits", room.visitId], versionstamp: cached.versionstamp },
+  };
 }
 
 /** Every user with access to the room (chat: both users; visit and call: its participants). */

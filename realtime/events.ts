@@ -21,6 +21,7 @@ import type { PresenceService } from "./presence.ts";
 import type { CallService } from "./calls.ts";
 import type { Audit } from "./audit.ts";
 import type { TopicService } from "./topics.ts";
+import type { VisitCache } from "./visit_cache.ts";
 
 /** What every handler may use: storage, time, ids, logging, the emit API and presence. */
 export interface Services {
@@ -34,6 +35,7 @@ export interface Services {
   calls: CallService;
   audit: Audit;
   topics: TopicService;
+  visits: VisitCache;
 }
 
 /** The calling socket's room subscriptions; handlers change them only through this. */

@@ -32,6 +32,7 @@ function context(): HandlerContext {
       calls: undefined as unknown as Services["calls"],
       audit: noAudit,
       topics: undefined as unknown as Services["topics"],
+      visits: undefined as unknown as Services["visits"],
     },
     rooms: {
       has: (r) => joined.has(r),

@@ -1,8 +1,11 @@
 /**
  * @module
- * POST /api/v1/visits (staff only) and GET /api/v1/visits/:id (its
- * participants and admins). A refused read looks the same whether the visit
- * exists or not.
+ * POST /api/v1/visits (staff only), GET /api/v1/visits/:id (its
+ * participants and admins) and PATCH /api/v1/visits/:id (its clinicians and
+ * admins: care team, title, time). A refused read or change looks the same
+ * whether the visit exists or not. A change reaches every process's visit
+ * cache (realtime/visit_cache.ts) and takes removed clinicians out of the
+ * visit's rooms.
  */
 
 import type { Audit } from "../realtime/audit.ts";
@@ -13,7 +16,8 @@ import type { Clock } from "../lib/clock.ts";
 import type { TokenService } from "../lib/tokens.ts";
 import { idSchema } from "../store/ids.ts";
 import { getUser, isStaff } from "../store/users.ts";
-import { createVisit, getVisit, isVisitParticipant } from "../store/visits.ts";
+import { createVisit, getVisit, isVisitParticipant, updateVisit } from "../store/visits.ts";
+import type { VisitCache } from "../realtime/visit_cache.ts";
 import { type AppEnv, httpActor, jsonBody, requireUser } from "./context.ts";
 import { zodIssues } from "../realtime/events.ts";
 import { text } from "../realtime/payload.ts";
@@ -27,14 +31,36 @@ const newVisitSchema = z.object({
   scheduledAt: z.iso.datetime({ offset: true }).optional(),
 });
 
+const visitPatchSchema = z.object({
+  clinicianIds: newVisitSchema.shape.clinicianIds.optional(),
+  title: newVisitSchema.shape.title,
+  scheduledAt: newVisitSchema.shape.scheduledAt,
+}).strict().refine(
+  (v) => Object.keys(v).length > 0,
+  "one of clinicianIds, title and scheduledAt is required",
+);
+
+/** Every id must name a staff member; throws INVALID_PAYLOAD naming the first that does not. */
+async function assertClinicians(kv: Deno.Kv, ids: string[]): Promise<void> {
+  for (const [i, id] of ids.entries()) {
+    const u = await getUser(kv, id);
+    if (!u || !isStaff(u.role)) {
+      throw invalid(`clinicianIds[${i}] "${id}" is not a clinician`, [
+        { path: `clinicianIds.${i}`, message: "no clinician with this id" },
+      ]);
+    }
+  }
+}
+
 export function visitRoutes(deps: {
   kv: Deno.Kv;
   tokens: TokenService;
   clock: Clock;
   newId: () => string;
   audit: Audit;
+  visits: VisitCache;
 }): Hono<AppEnv> {
-  const { kv, tokens, clock, newId, audit } = deps;
+  const { kv, tokens, clock, newId, audit, visits } = deps;
   const app = new Hono<AppEnv>();
   app.use("*", requireUser(tokens, kv));
 
@@ -51,14 +77,7 @@ export function visitRoutes(deps: {
       ]);
     }
     const clinicianIds = [...new Set(input.clinicianIds)];
-    for (const [i, id] of clinicianIds.entries()) {
-      const u = await getUser(kv, id);
-      if (!u || !isStaff(u.role)) {
-        throw invalid(`clinicianIds[${i}] "${id}" is not a clinician`, [
-          { path: `clinicianIds.${i}`, message: "no clinician with this id" },
-        ]);
-      }
-    }
+    await assertClinicians(kv, clinicianIds);
     const visitId = input.id ?? `visit-${newId().toLowerCase()}`;
     const visit = await createVisit(
       kv,
@@ -95,6 +114,33 @@ export function visitRoutes(deps: {
       outcome: "success",
     });
     return c.json({ visit });
+  });
+
+  app.patch("/:id", async (c) => {
+    const actor = c.get("user");
+    const id = c.req.param("id");
+    const visit = idSchema.safeParse(id).success ? await getVisit(kv, id) : null;
+    const allowed = actor.role === "admin" ||
+      (visit && isStaff(actor.role) && visit.clinicianIds.includes(actor.userId));
+    if (!allowed || !visit) throw forbidden("Visit access denied");
+    const parsed = visitPatchSchema.safeParse(await jsonBody(c));
+    if (!parsed.success) throw invalid("Invalid visit change", zodIssues(parsed.error, "body"));
+    const patch = parsed.data;
+    if (patch.clinicianIds) await assertClinicians(kv, [...new Set(patch.clinicianIds)]);
+    const changed = await updateVisit(kv, id, patch, {
+      changeId: newId(),
+      now: clock.now(),
+      audit: audit.entry({
+        ...httpActor(c),
+        action: "visit.update",
+        target: { visitId: id },
+        outcome: "success",
+      }),
+    });
+    if (!changed) throw forbidden("Visit access denied");
+    // This process applies it before answering; the others follow within a second.
+    await visits.catchUp();
+    return c.json({ visit: changed.after });
   });
 
   return app;

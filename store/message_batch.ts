@@ -24,8 +24,8 @@ import type { Message, NewMessage, RoomHead } from "./messages.ts";
 
 /** Messages per batch: 3 mutations each stays under KV's 1,000, and keys under its 80 KiB. */
 export const BATCH_MESSAGES = 200;
-/** Rooms per batch: one check each, under KV's 100 checks. */
-export const BATCH_ROOMS = 99;
+/** Checks per batch (one per room head, one per guard key), under KV's 100. */
+export const BATCH_CHECKS = 99;
 /** Value bytes per batch, under KV's 800 KiB per commit. */
 export const BATCH_BYTES = 700 * 1024;
 /** Commit attempts of one batch before its callers get CONFLICT (retryable). */
@@ -42,8 +42,29 @@ const MAX_CACHED_HEADS = 10_000;
 /** How long a `clientMessageId` is remembered (see store/messages.ts). */
 export const CLIENT_MESSAGE_ID_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 
+/**
+ * A key the send was authorized on (a cached visit): the batch commits only if
+ * it still has this versionstamp, so a decision made on a record that changed
+ * meanwhile, in any process, stores nothing.
+ */
+export interface Guard {
+  key: Deno.KvKey;
+  versionstamp: string;
+}
+
+/** The guard's key changed before the send committed: authorize again and resend. */
+export class StaleGuardError extends Error {
+  constructor(readonly key: Deno.KvKey) {
+    super("The record this send was authorized on changed");
+    this.name = "StaleGuardError";
+  }
+}
+
 interface Pending {
   input: NewMessage;
+  guard?: Guard;
+  /** `guard.key` as a string, to count and compare guards. */
+  guardId?: string;
   /** Stored size of the input plus {@linkcode MESSAGE_OVERHEAD}: an upper bound for the message. */
   size: number;
   id: string;
@@ -79,12 +100,23 @@ export class MessageBatcher {
   }
 
   /** Queues a message for the next batch; settles once that batch is committed (or failed). */
-  append(input: NewMessage, opts: { id: string; now: Date }): Promise<
+  append(input: NewMessage, opts: { id: string; now: Date; guard?: Guard }): Promise<
     { message: Message; created: boolean }
   > {
     return new Promise((resolve, reject) => {
       const size = kvValueSize(input) + MESSAGE_OVERHEAD;
-      this.#queue.push({ input, size, id: opts.id, now: opts.now, resolve, reject });
+      const { guard } = opts;
+      const guardId = guard && JSON.stringify(guard.key);
+      this.#queue.push({
+        input,
+        guard,
+        guardId,
+        size,
+        id: opts.id,
+        now: opts.now,
+        resolve,
+        reject,
+      });
       if (!this.#running) this.#run();
     });
   }
@@ -105,18 +137,19 @@ export class MessageBatcher {
     }
   }
 
-  /** The next batch: queue order, within the message, room and byte limits. */
+  /** The next batch: queue order, within the message, check and byte limits. */
   #take(): Pending[] {
-    const rooms = new Set<string>();
+    const checks = new Set<string>();
     let bytes = 0;
     let n = 0;
     for (; n < this.#queue.length && n < BATCH_MESSAGES; n++) {
       const p = this.#queue[n];
-      const size = p.size;
-      const newRoom = !rooms.has(p.input.roomId);
-      if (n > 0 && ((newRoom && rooms.size >= BATCH_ROOMS) || bytes + size > BATCH_BYTES)) break;
-      rooms.add(p.input.roomId);
-      bytes += size;
+      const fresh = (checks.has(p.input.roomId) ? 0 : 1) +
+        (p.guardId === undefined || checks.has(p.guardId) ? 0 : 1);
+      if (n > 0 && (checks.size + fresh > BATCH_CHECKS || bytes + p.size > BATCH_BYTES)) break;
+      checks.add(p.input.roomId);
+      if (p.guardId !== undefined) checks.add(p.guardId);
+      bytes += p.size;
     }
     return this.#queue.splice(0, n);
   }
@@ -162,19 +195,40 @@ export class MessageBatcher {
         op.check({ key: headKey(roomId), versionstamp: this.#heads.get(roomId)!.versionstamp })
           .set(headKey(roomId), { seq: m.seq, at: m.timestamp } satisfies RoomHead);
       }
+      const guards = new Map<string, Guard>();
+      for (const { p } of built) if (p.guard) guards.set(p.guardId!, p.guard);
+      for (const g of guards.values()) op.check(g);
       const res = await op.commit();
       if (res.ok) {
         for (const [roomId, m] of last) this.#remember(roomId, m.seq, res.versionstamp);
         for (const { p, message } of built) p.resolve({ message, created: true });
         return;
       }
-      // Another writer moved a head (or took a clientMessageId): re-read and retry.
+      // Another writer moved a head (or took a clientMessageId), or a guard changed: sends on a
+      // changed guard go back to their callers; the rest re-read their heads and retry.
       for (const roomId of last.keys()) this.#heads.delete(roomId);
-      pending = await this.#dropDuplicates(built.map((b) => b.p));
+      pending = await this.#dropStale(built.map((b) => b.p), guards);
+      pending = await this.#dropDuplicates(pending);
       await backoff(attempt);
     }
     const busy = new AppError("CONFLICT", "The room is busy; retry the send", { retryable: true });
     for (const p of pending) p.reject(busy);
+  }
+
+  /** Rejects, with {@linkcode StaleGuardError}, the sends whose guard key changed. */
+  async #dropStale(batch: Pending[], guards: Map<string, Guard>): Promise<Pending[]> {
+    if (guards.size === 0) return batch;
+    const ids = [...guards.keys()];
+    const now = await getAll(this.#kv, ids.map((id) => guards.get(id)!.key));
+    const stale = new Set(
+      ids.filter((id, i) => now[i].versionstamp !== guards.get(id)!.versionstamp),
+    );
+    if (stale.size === 0) return batch;
+    return batch.filter((p) => {
+      if (p.guardId === undefined || !stale.has(p.guardId)) return true;
+      p.reject(new StaleGuardError(p.guard!.key));
+      return false;
+    });
   }
 
   /**

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { MessageBatcher } from "./message_batch.ts";
+import { MessageBatcher, StaleGuardError } from "./message_batch.ts";
 import { listHistory, type NewMessage } from "./messages.ts";
 import { instrumentedKv, withKv } from "./testing.ts";
 
@@ -115,5 +115,37 @@ Deno.test("group commit: a batch of the largest messages stays under KV's 800 Ki
       Array.from({ length: 40 }, (_, i) => batcher.append(heavy(i), ids())),
     );
     assert.equal(results.filter((r) => r.created).length, 40);
+  });
+});
+
+Deno.test("group commit: a send guarded by a key that changed stores nothing; the rest of its batch commits", async () => {
+  await withKv(async (kv) => {
+    await kv.set(["visits", "v1"], { id: "v1", rev: 1 });
+    await kv.set(["visits", "v2"], { id: "v2", rev: 1 });
+    const v1 = await kv.get(["visits", "v1"]);
+    const v2 = await kv.get(["visits", "v2"]);
+    const batcher = new MessageBatcher(kv);
+    // Someone (another process) changes v1 after the senders read it.
+    await kv.set(["visits", "v1"], { id: "v1", rev: 2 });
+    const guard = (e: Deno.KvEntryMaybe<unknown>) => ({
+      key: e.key,
+      versionstamp: e.versionstamp!,
+    });
+    // The first send commits alone; the three below queue behind it and share one batch.
+    const first = batcher.append(msg("chat:a:b", "first"), ids());
+    const results = await Promise.allSettled([
+      batcher.append(msg("visit:v1", "stale"), { ...ids(), guard: guard(v1) }),
+      batcher.append(msg("visit:v2", "fresh"), { ...ids(), guard: guard(v2) }),
+      batcher.append(msg("visit:v1", "unguarded"), ids()),
+    ]);
+    await first;
+    assert.equal(results[0].status, "rejected");
+    assert.ok((results[0] as PromiseRejectedResult).reason instanceof StaleGuardError);
+    assert.equal(results[1].status, "fulfilled");
+    assert.equal(results[2].status, "fulfilled");
+    const v1History = await listHistory(kv, "visit:v1", { limit: 10 });
+    assert.deepEqual(v1History.messages.map((m) => [m.seq, m.message]), [[1, "unguarded"]]);
+    const v2History = await listHistory(kv, "visit:v2", { limit: 10 });
+    assert.deepEqual(v2History.messages.map((m) => [m.seq, m.message]), [[1, "fresh"]]);
   });
 });

@@ -17,7 +17,7 @@
  * 100 KB once V8 stores its strings.
  */
 
-import { batcherFor } from "./message_batch.ts";
+import { batcherFor, type Guard } from "./message_batch.ts";
 
 export interface Attachment {
   url: string;
@@ -63,12 +63,13 @@ export { CLIENT_MESSAGE_ID_TTL_MS } from "./message_batch.ts";
  * used by the same sender in the same room, returns the stored message and
  * `created: false` instead of storing it twice. Concurrent appends are
  * committed together (store/message_batch.ts); the promise settles after the
- * commit that holds this message.
+ * commit that holds this message. With a `guard`, the commit also checks that
+ * key's versionstamp and rejects with `StaleGuardError` if it moved.
  */
 export function appendMessage(
   kv: Deno.Kv,
   input: NewMessage,
-  opts: { id: string; now: Date },
+  opts: { id: string; now: Date; guard?: Guard },
 ): Promise<{ message: Message; created: boolean }> {
   return batcherFor(kv).append(input, opts);
 }

@@ -7,6 +7,9 @@
  * Keys:
  * - `["visits", visitId]` -> {@linkcode Visit}
  * - `["visits_by_user", userId, visitId]` -> visitId (index: one entry per participant)
+ * - `["visit_changes", changeId]` -> visitId, one per update, expiring after a day, and
+ *   `["visits_changed"]` -> the last changeId: the one key every process watches to drop
+ *   what it cached about a changed visit (realtime/visit_cache.ts)
  */
 
 import { type AuditEntry, auditMutations } from "./audit.ts";
@@ -20,7 +23,12 @@ export interface Visit {
   scheduledAt?: string;
   createdBy: string;
   createdAt: string;
+  updatedAt?: string;
 }
+
+/** How long a change record is kept for watchers that were briefly behind. */
+export const VISIT_CHANGE_TTL_MS = 24 * 60 * 60 * 1000;
+export const VISITS_CHANGED_KEY: Deno.KvKey = ["visits_changed"];
 
 export function visitParticipants(visit: Visit): string[] {
   return [visit.patientId, ...visit.clinicianIds];
@@ -50,6 +58,55 @@ export async function createVisit(
 
 export async function getVisit(kv: Deno.Kv, id: string): Promise<Visit | null> {
   return (await kv.get<Visit>(["visits", id])).value;
+}
+
+export type VisitPatch = Partial<Pick<Visit, "clinicianIds" | "title" | "scheduledAt">>;
+
+/**
+ * Changes a visit's care team, title or time (the patient never changes),
+ * moving the per-user index entries, recording the change for every
+ * process's cache, all in one commit checked against the visit read first.
+ * Returns the visit before and after; null if there is no such visit.
+ */
+export async function updateVisit(
+  kv: Deno.Kv,
+  id: string,
+  patch: VisitPatch,
+  opts: { changeId: string; now: number; audit?: AuditEntry },
+): Promise<{ before: Visit; after: Visit } | null> {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const entry = await kv.get<Visit>(["visits", id]);
+    const before = entry.value;
+    if (!before) return null;
+    const after: Visit = { ...before, updatedAt: new Date(opts.now).toISOString() };
+    if (patch.clinicianIds) after.clinicianIds = [...new Set(patch.clinicianIds)];
+    if (patch.title !== undefined) after.title = patch.title;
+    if (patch.scheduledAt !== undefined) after.scheduledAt = patch.scheduledAt;
+    const op = kv.atomic().check(entry).set(["visits", id], after)
+      .set(["visit_changes", opts.changeId], id, { expireIn: VISIT_CHANGE_TTL_MS })
+      .set(VISITS_CHANGED_KEY, opts.changeId);
+    const kept = new Set(visitParticipants(after));
+    for (const userId of new Set(visitParticipants(before))) {
+      if (!kept.has(userId)) op.delete(["visits_by_user", userId, id]);
+    }
+    for (const userId of kept) op.set(["visits_by_user", userId, id], id);
+    if (opts.audit) auditMutations(op, opts.audit);
+    if ((await op.commit()).ok) return { before, after };
+  }
+  throw conflict(`Visit "${id}" is changing; retry`);
+}
+
+/** Ids of the visits changed after change `after` (exclusive), oldest first. */
+export async function listVisitChanges(
+  kv: Deno.Kv,
+  after: string,
+): Promise<{ changeId: string; visitId: string }[]> {
+  const out = [];
+  const selector = { prefix: ["visit_changes"], start: ["visit_changes", after + "\u0000"] };
+  for await (const e of kv.list<string>(selector)) {
+    out.push({ changeId: e.key[1] as string, visitId: e.value });
+  }
+  return out;
 }
 
 /** Ids of the visits a user takes part in, up to `limit`. */

@@ -9,11 +9,19 @@
  */
 
 import { z } from "zod";
-import { invalid } from "../../lib/errors.ts";
+import { conflict, invalid } from "../../lib/errors.ts";
 import { appendMessage, getHead, listHistory } from "../../store/messages.ts";
+import { StaleGuardError } from "../../store/message_batch.ts";
 import { markReadUpTo } from "../../store/receipts.ts";
 import { idSchema } from "../../store/ids.ts";
-import { authorizeRoom, chatRoomId, type Grant, requireRoom, roomAudience } from "../access.ts";
+import {
+  authorizeRoom,
+  authorizeVisitPublish,
+  chatRoomId,
+  type Grant,
+  requireRoom,
+  roomAudience,
+} from "../access.ts";
 import { defineEvent, type HandlerContext } from "../events.ts";
 import { withReadStatus } from "../receipts.ts";
 import { auditRead, roomTarget } from "../audit.ts";
@@ -64,9 +72,13 @@ export async function resolve(
       ? chatRoomId(ctx.userId, input.recipientId)
       : input.roomId ?? `visit:${input.visitId}`,
   );
+  const visitRoom = room.kind === "visit" || room.kind === "call";
   const cached = action === "publish" ? ctx.rooms.canPublish(room.id) : ctx.rooms.has(room.id);
-  // A visit room's audience needs the visit record, so only chats and topics skip the read.
-  if (cached && room.kind !== "visit" && room.kind !== "call") return { room };
+  if (cached && !visitRoom) return { room };
+  // A visit room's audience needs the visit record: sends take it from the cache, with a guard.
+  if (visitRoom && action === "publish") {
+    return await authorizeVisitPublish(ctx.services.visits, ctx, room);
+  }
   return await authorizeRoom(ctx.services.kv, ctx, room, action);
 }
 
@@ -82,26 +94,44 @@ export const messageEvents = {
       clientMessageId: text(64).optional(),
     }).refine(oneTarget, ONE_TARGET),
     async handler(ctx, input) {
-      const grant = await resolve(ctx, input, "publish", "recipientId");
-      const { room } = grant;
-      if (room.kind === "notifications") {
-        throw invalid("Messages cannot be sent to notification rooms");
+      const { kv, clock, newId, emitter, visits } = ctx.services;
+      const id = `msg_${newId()}`;
+      const send = async () => {
+        const grant = await resolve(ctx, input, "publish", "recipientId");
+        const { room } = grant;
+        if (room.kind === "notifications") {
+          throw invalid("Messages cannot be sent to notification rooms");
+        }
+        const recipientId = room.kind === "chat"
+          ? room.users.find((u) => u !== ctx.userId)
+          : undefined;
+        const visitId = room.kind === "visit" || room.kind === "call" ? room.visitId : undefined;
+        const stored = await appendMessage(kv, {
+          roomId: room.id,
+          senderId: ctx.userId,
+          recipientId,
+          visitId,
+          message: input.message,
+          attachments: input.attachments,
+          metadata: input.metadata,
+          clientMessageId: input.clientMessageId,
+        }, { id, now: new Date(clock.now()), guard: grant.guard });
+        return { grant, ...stored };
+      };
+      let sent;
+      try {
+        sent = await send();
+      } catch (err) {
+        if (!(err instanceof StaleGuardError)) throw err;
+        // The visit changed since it was cached: decide again on the stored record.
+        visits.invalidate(String(err.key[1]));
+        sent = await send().catch((again) => {
+          if (!(again instanceof StaleGuardError)) throw again;
+          throw conflict("The visit is changing; retry the send", true);
+        });
       }
-      const { kv, clock, newId, emitter } = ctx.services;
-      const recipientId = room.kind === "chat"
-        ? room.users.find((u) => u !== ctx.userId)
-        : undefined;
-      const visitId = room.kind === "visit" || room.kind === "call" ? room.visitId : undefined;
-      const { message, created } = await appendMessage(kv, {
-        roomId: room.id,
-        senderId: ctx.userId,
-        recipientId,
-        visitId,
-        message: input.message,
-        attachments: input.attachments,
-        metadata: input.metadata,
-        clientMessageId: input.clientMessageId,
-      }, { id: `msg_${newId()}`, now: new Date(clock.now()) });
+      const { grant, message, created } = sent;
+      const { room } = grant;
       if (created) {
         emitter.emit({ rooms: [room.id], users: roomAudience(grant) }, "message:new", message, {
           exceptSocket: ctx.socketId,
