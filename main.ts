@@ -39,6 +39,7 @@ import { createNotifier } from "./realtime/notify.ts";
 import { PresenceService } from "./realtime/presence.ts";
 import { TopicService } from "./realtime/topics.ts";
 import { dropRemovedMembers, VisitCache } from "./realtime/visit_cache.ts";
+import { batcherFor } from "./store/message_batch.ts";
 import { authRoutes } from "./routes/auth.ts";
 import { type AppEnv, errorResponse, httpActor } from "./routes/context.ts";
 import { docsRoutes } from "./routes/docs.ts";
@@ -146,6 +147,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     rates: config.callRates,
   });
   const visits = new VisitCache(kv, log);
+  batcherFor(kv, config.sendQueue);
   const services = {
     kv,
     clock,

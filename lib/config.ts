@@ -90,6 +90,8 @@ const schema = z.object({
   EVENT_RATE_PER_S: intIn(1, 10_000).default(30),
   EVENT_BURST: intIn(1, 10_000).default(60),
   WS_UPGRADES_PER_MIN: intIn(1, 100_000).default(600),
+  SEND_QUEUE_MAX: intIn(10, 1_000_000).default(4000),
+  SEND_QUEUE_WAIT_MS: intIn(10, 60_000).default(500),
   ROOMS_PER_SOCKET: intIn(1, 10_000).default(100),
   PRESENCE_SUBSCRIPTIONS_PER_SOCKET: intIn(1, 100_000).default(1000),
   CALLS_PER_MIN: intIn(1, 10_000).default(20),
@@ -148,6 +150,12 @@ export interface Config {
   rates: Record<"message" | "default", { burst: number; perSecond: number }>;
   /** WebSocket upgrades one IP may make per minute; more get HTTP 429. */
   wsUpgradesPerMin: number;
+  /**
+   * Overload shedding of message:send (store/message_batch.ts): sends waiting
+   * for a commit, at most; and the longest the oldest may wait before new
+   * ones are refused with RATE_LIMITED (retryable) instead of queued.
+   */
+  sendQueue: { max: number; maxWaitMs: number };
   /** Rooms and presence subscriptions one socket may hold; more get LIMIT_EXCEEDED. */
   socketLimits: { rooms: number; presence: number };
   /** call:initiate per caller, and per caller and callee, per minute; more get RATE_LIMITED. */
@@ -214,6 +222,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       default: { burst: v.EVENT_BURST, perSecond: v.EVENT_RATE_PER_S },
     },
     wsUpgradesPerMin: v.WS_UPGRADES_PER_MIN,
+    sendQueue: { max: v.SEND_QUEUE_MAX, maxWaitMs: v.SEND_QUEUE_WAIT_MS },
     socketLimits: { rooms: v.ROOMS_PER_SOCKET, presence: v.PRESENCE_SUBSCRIPTIONS_PER_SOCKET },
     callRates: { perCaller: v.CALLS_PER_MIN, perPair: v.CALLS_PER_PAIR_PER_MIN },
     auditRetentionDays: v.AUDIT_RETENTION_DAYS,

@@ -31,7 +31,11 @@ export interface Issue {
   message: string;
 }
 
-/** An error that is safe to show to the client, with its wire code. */
+/**
+ * An error that is safe to show to the client, with its wire code. It carries
+ * no stack trace: it is an answer, not a fault, and refusals are on the hot
+ * path (an overloaded server refuses thousands a second). A `cause` keeps its own.
+ */
 export class AppError extends Error {
   readonly code: ErrorCode;
   /** True when the same request may succeed if retried (a lost commit race, a KV hiccup). */
@@ -43,7 +47,13 @@ export class AppError extends Error {
     message: string,
     options: { retryable?: boolean; issues?: Issue[]; cause?: unknown } = {},
   ) {
-    super(message, { cause: options.cause });
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      super(message, { cause: options.cause });
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
     this.name = "AppError";
     this.code = code;
     this.retryable = options.retryable ?? false;

@@ -60,8 +60,20 @@ export class StaleGuardError extends Error {
   }
 }
 
+/** Overload shedding: see {@linkcode MessageBatcher}. */
+export interface QueueLimits {
+  /** Sends waiting for a batch, at most. */
+  max: number;
+  /** The longest the oldest waiting send may have waited when a new one arrives. */
+  maxWaitMs: number;
+}
+
+export const DEFAULT_QUEUE_LIMITS: QueueLimits = { max: 4000, maxWaitMs: 500 };
+
 interface Pending {
   input: NewMessage;
+  /** When it was queued (performance.now()). */
+  at: number;
   guard?: Guard;
   /** `guard.key` as a string, to count and compare guards. */
   guardId?: string;
@@ -78,6 +90,11 @@ interface Head {
   versionstamp: string | null;
 }
 
+/** One shared refusal: it carries no stack and is immutable, so it costs nothing per send. */
+const OVERLOADED = Object.freeze(
+  new AppError("RATE_LIMITED", "The server is busy; retry the send shortly", { retryable: true }),
+);
+
 const headKey = (roomId: string) => ["room_heads", roomId];
 const clientKey = (m: NewMessage) =>
   ["messages_by_client_id", m.roomId, m.senderId, m.clientMessageId!] as Deno.KvKey;
@@ -89,26 +106,57 @@ async function getAll<T>(kv: Deno.Kv, keys: Deno.KvKey[]): Promise<Deno.KvEntryM
   return (await Promise.all(chunks)).flat() as Deno.KvEntryMaybe<T>[];
 }
 
+/**
+ * Queues sends and commits them in batches. Offered more than KV can commit,
+ * it sheds instead of queueing without end: a send that finds the queue full,
+ * or its oldest entry waiting longer than `maxWaitMs`, is refused at once with
+ * RATE_LIMITED (retryable), so the sends it takes keep a bounded wait and the
+ * commits keep running full.
+ */
 export class MessageBatcher {
   #kv: Deno.Kv;
   #queue: Pending[] = [];
   #running = false;
   #heads = new Map<string, Head>();
+  limits: QueueLimits;
+  /** Sends refused by shedding since start. */
+  shed = 0;
 
-  constructor(kv: Deno.Kv) {
+  #now: () => number;
+
+  /** `now` (ms, monotonic) times the queue's waits; tests pass a fake. */
+  constructor(
+    kv: Deno.Kv,
+    limits: QueueLimits = DEFAULT_QUEUE_LIMITS,
+    now: () => number = () => performance.now(),
+  ) {
     this.#kv = kv;
+    this.limits = limits;
+    this.#now = now;
+  }
+
+  /** Sends waiting for a batch. */
+  get queued(): number {
+    return this.#queue.length;
   }
 
   /** Queues a message for the next batch; settles once that batch is committed (or failed). */
   append(input: NewMessage, opts: { id: string; now: Date; guard?: Guard }): Promise<
     { message: Message; created: boolean }
   > {
+    const at = this.#now();
+    const q = this.#queue;
+    if (q.length >= this.limits.max || (q.length > 0 && at - q[0].at > this.limits.maxWaitMs)) {
+      this.shed++;
+      return Promise.reject(OVERLOADED);
+    }
     return new Promise((resolve, reject) => {
       const size = kvValueSize(input) + MESSAGE_OVERHEAD;
       const { guard } = opts;
       const guardId = guard && JSON.stringify(guard.key);
       this.#queue.push({
         input,
+        at,
         guard,
         guardId,
         size,
@@ -311,9 +359,13 @@ export class MessageBatcher {
 
 const batchers = new WeakMap<Deno.Kv, MessageBatcher>();
 
-/** The batcher of one KV handle (one per isolate and handle, made on first use). */
-export function batcherFor(kv: Deno.Kv): MessageBatcher {
+/**
+ * The batcher of one KV handle (one per isolate and handle, made on first
+ * use); `limits`, when given, replace its queue limits.
+ */
+export function batcherFor(kv: Deno.Kv, limits?: QueueLimits): MessageBatcher {
   let b = batchers.get(kv);
   if (!b) batchers.set(kv, b = new MessageBatcher(kv));
+  if (limits) b.limits = limits;
   return b;
 }

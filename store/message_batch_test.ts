@@ -149,3 +149,36 @@ Deno.test("group commit: a send guarded by a key that changed stores nothing; th
     assert.deepEqual(v2History.messages.map((m) => [m.seq, m.message]), [[1, "fresh"]]);
   });
 });
+
+Deno.test("group commit: overload is shed at once with RATE_LIMITED, by queue length and by wait", async () => {
+  await withKv(async (kv) => {
+    let now = 0;
+    const batcher = new MessageBatcher(kv, { max: 5, maxWaitMs: 100 }, () => now);
+    // The first send commits alone; while it does, five queue and the sixth is refused.
+    const first = batcher.append(msg("visit:v1", "first"), ids());
+    const queued = Array.from(
+      { length: 5 },
+      (_, i) => batcher.append(msg("visit:v1", `q${i}`), ids()),
+    );
+    const refused = await batcher.append(msg("visit:v1", "over"), ids()).catch((e) => e);
+    assert.equal(refused.code, "RATE_LIMITED");
+    assert.equal(refused.retryable, true);
+    assert.equal(batcher.queued, 5);
+    await Promise.all([first, ...queued]);
+
+    // A queue whose oldest send has waited longer than maxWaitMs takes no more.
+    const slow = batcher.append(msg("visit:v1", "slow"), ids());
+    const waiting = batcher.append(msg("visit:v1", "waiting"), ids());
+    now += 101;
+    const late = await batcher.append(msg("visit:v1", "late"), ids()).catch((e) => e);
+    assert.equal(late.code, "RATE_LIMITED");
+    await Promise.all([slow, waiting]);
+    assert.equal(batcher.shed, 2);
+    // Nothing refused was stored; everything taken was, in order.
+    const { messages } = await listHistory(kv, "visit:v1", { limit: 20 });
+    assert.deepEqual(
+      messages.map((m) => m.message),
+      ["first", "q0", "q1", "q2", "q3", "q4", "slow", "waiting"],
+    );
+  });
+});
