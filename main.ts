@@ -350,8 +350,16 @@ export async function serve(config: Config): Promise<void> {
       log.info("server.listening", { url: `http://${hostname}:${port}`, demo: config.demoData });
     },
   }, app.fetch);
+  let forced: ReturnType<typeof setTimeout> | undefined;
   const stop = () => {
+    if (forced !== undefined) return;
     log.info("server.stopping", {});
+    // Sockets close with 1001 at once and frames not started are dropped; what is committing
+    // finishes. A client that never answers the close must not hold the process: exit anyway.
+    forced = setTimeout(() => {
+      log.warn("server.forced_exit", { afterMs: SHUTDOWN_MAX_MS });
+      Deno.exit(0);
+    }, SHUTDOWN_MAX_MS);
     app.shutdown().finally(() => ac.abort());
   };
   Deno.addSignalListener("SIGINT", stop);
@@ -359,6 +367,10 @@ export async function serve(config: Config): Promise<void> {
   await server.finished;
   kv.close();
   await app.finished;
+  clearTimeout(forced);
 }
+
+/** After SIGTERM, the process exits within this even if clients hold their sockets open. */
+export const SHUTDOWN_MAX_MS = 1800;
 
 if (import.meta.main) await serve(configOrExit());

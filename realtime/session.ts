@@ -148,6 +148,8 @@ export class Session {
   }
 
   #onMessage(e: MessageEvent): void {
+    // Shutting down: every socket is closing with 1001; frames that arrive now are not started.
+    if (this.#deps.hub.closing) return;
     if (this.#draining) return this.#drain();
     try {
       const max = this.#deps.maxFrameBytes;
@@ -189,7 +191,8 @@ export class Session {
   }
 
   #onClose(e: CloseEvent): void {
-    // Frames still waiting for their turn are dropped: nobody is left to hear their acks.
+    // Frames still waiting for their turn are dropped: nobody is left to hear their acks (and at
+    // shutdown they are dropped from the moment the close starts, see #onMessage and #enqueue).
     this.#closed = true;
     clearTimeout(this.#drainTimer);
     clearTimeout(this.#authTimer);
@@ -219,7 +222,7 @@ export class Session {
   #enqueue(work: () => Promise<void>): void {
     this.#queued++;
     this.#queue = this.#queue
-      .then(() => this.#closed || this.#draining ? undefined : work())
+      .then(() => this.#closed || this.#draining || this.#deps.hub.closing ? undefined : work())
       .catch((err) => {
         this.#deps.services.log.error("ws.frame_failed", {
           socketId: this.id,

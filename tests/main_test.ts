@@ -45,6 +45,72 @@ Deno.test("demo server starts on a local KV file, serves, and on SIGTERM closes 
   }
 });
 
+Deno.test("SIGTERM under a flood of sends: sockets close with 1001, the process exits 0, and every acked message is stored", async () => {
+  const dir = await Deno.makeTempDir();
+  const kvPath = `${dir}/realtime.kv`;
+  // High per-socket rates so the flood is not throttled before the signal lands.
+  const server = await ServerProcess.start({
+    DEMO_DATA: "true",
+    KV_PATH: kvPath,
+    MESSAGE_RATE_PER_S: "10000",
+    MESSAGE_BURST: "10000",
+  });
+  try {
+    const token = await server.login("doctor@example.com");
+    const clients = await Promise.all(Array.from({ length: 8 }, async () => {
+      const c = await WsClient.open(server.wsUrl);
+      assert.equal((await c.auth(token)).event, "connected");
+      return c;
+    }));
+    const acked = new Set<string>();
+    const fiftyAcked = Promise.withResolvers<void>();
+    let sent = 0;
+    for (const [ci, c] of clients.entries()) {
+      c.onEvent = (f) => {
+        const data = f.data as { message?: { clientMessageId?: string } };
+        if (f.ack !== undefined && f.data?.success === true && data.message?.clientMessageId) {
+          acked.add(data.message.clientMessageId);
+          if (acked.size === 50) fiftyAcked.resolve();
+        }
+        return false;
+      };
+      // 40 frames queued on each socket at once: the server is mid-flood when the signal lands.
+      for (let i = 0; i < 40; i++) {
+        c.sendRaw(JSON.stringify({
+          event: "message:send",
+          data: { visitId: "visit-123", message: "m", clientMessageId: `c${ci}-${i}` },
+          id: ++sent,
+        }));
+      }
+    }
+    await within(fiftyAcked.promise, 10_000, "first acks");
+    server.kill("SIGTERM");
+    const codes = await Promise.all(clients.map((c) => within(c.closed, 5000, "close")));
+    assert.deepEqual(new Set(codes.map((e) => e.code)), new Set([1001]));
+    assert.equal((await within(server.exited(), 5000, "exit")).code, 0);
+    // Durability: everything the server acknowledged is in the store.
+    const kv = await Deno.openKv(kvPath);
+    try {
+      const stored = new Set<string>();
+      for await (
+        const e of kv.list<{ clientMessageId?: string }>({
+          prefix: ["messages", "visit:visit-123"],
+        })
+      ) {
+        if (e.value.clientMessageId) stored.add(e.value.clientMessageId);
+      }
+      for (const id of acked) assert.ok(stored.has(id), `acked ${id} is stored`);
+      assert.ok(stored.size <= sent);
+    } finally {
+      kv.close();
+    }
+  } finally {
+    server.kill("SIGKILL");
+    await server.exited();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("deno task users add creates an account the server accepts; the password never comes from argv", async () => {
   const dir = await Deno.makeTempDir();
   const kvPath = `${dir}/realtime.kv`;
