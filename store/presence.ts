@@ -22,6 +22,8 @@
  * announces each real transition and a second tab changes nothing.
  */
 
+import { groupFor } from "./group_commit.ts";
+
 export type Status = "online" | "offline" | "away" | "busy" | "in_call";
 /** What a user may choose; offline is derived and in_call is set by calls. */
 export type ChosenStatus = "online" | "away" | "busy";
@@ -65,13 +67,15 @@ export async function putConnection(
   expiresAt: number,
   now: number,
 ): Promise<void> {
-  await kv.set(
-    ["presence_conn", userId, socketId],
-    { socketId, expiresAt, seenAt: now } satisfies ConnEntry,
-    {
+  // Grouped with other connects (store/group_commit.ts): a reconnect storm pays few commits.
+  await groupFor(kv).commit({
+    mutations: [{
+      type: "set",
+      key: ["presence_conn", userId, socketId],
+      value: { socketId, expiresAt, seenAt: now } satisfies ConnEntry,
       expireIn: BACKSTOP_MS,
-    },
-  );
+    }],
+  });
 }
 
 /** Refreshes many connections at once (heartbeat), in commits of at most 500 writes. */
@@ -103,10 +107,12 @@ export async function removeConnection(
   socketId: string,
   now: number,
 ): Promise<void> {
-  await kv.atomic()
-    .delete(["presence_conn", userId, socketId])
-    .set(["presence_last_seen", userId], new Date(now).toISOString())
-    .commit();
+  await groupFor(kv).commit({
+    mutations: [
+      { type: "delete", key: ["presence_conn", userId, socketId] },
+      { type: "set", key: ["presence_last_seen", userId], value: new Date(now).toISOString() },
+    ],
+  });
 }
 
 export async function setExplicitStatus(
@@ -194,18 +200,28 @@ export async function reconcile(
     ]);
     const next = derive(conns.live, explicit.value, inCall.versionstamp !== null);
     if (same(published.value, next)) return null;
-    const op = kv.atomic().check(published).set(["presence_state", userId], next);
+    const checks: Deno.AtomicCheck[] = [published];
+    const mutations: Deno.KvMutation[] = [
+      { type: "set", key: ["presence_state", userId], value: next },
+    ];
     if (next.status === "offline") {
       // A closed socket recorded its own time; a dead process's sockets were last seen at their
       // last heartbeat, not when the sweep noticed.
       const seen = latest(lastSeen.value, conns.expiredSeenAt) ?? new Date(now).toISOString();
-      op.delete(["presence_online", userId]).set(["presence_last_seen", userId], seen);
+      mutations.push(
+        { type: "delete", key: ["presence_online", userId] },
+        { type: "set", key: ["presence_last_seen", userId], value: seen },
+      );
       // Checked, so a late heartbeat that revived one makes this commit retry instead.
-      for (const c of conns.expired.slice(0, 50)) op.check(c).delete(c.key);
+      for (const c of conns.expired.slice(0, 50)) {
+        checks.push(c);
+        mutations.push({ type: "delete", key: c.key });
+      }
     } else {
-      op.set(["presence_online", userId], true);
+      mutations.push({ type: "set", key: ["presence_online", userId], value: true });
     }
-    if ((await op.commit()).ok) return next;
+    // Grouped with other users' transitions; the check on the published state is kept.
+    if ((await groupFor(kv).commit({ checks, mutations })).ok) return next;
   }
   return null;
 }

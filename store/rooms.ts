@@ -8,6 +8,8 @@
  * - `["room_members", roomId, userId]` -> {@linkcode Participant}
  */
 
+import { groupFor } from "./group_commit.ts";
+
 export interface Participant {
   userId: string;
   role: string;
@@ -24,7 +26,10 @@ export async function addParticipant(
   p: Participant,
 ): Promise<{ added: boolean }> {
   const key = ["room_members", roomId, p.userId];
-  const res = await kv.atomic().check({ key, versionstamp: null }).set(key, p).commit();
+  const res = await groupFor(kv).commit({
+    checks: [{ key, versionstamp: null }],
+    mutations: [{ type: "set", key, value: p }],
+  });
   return { added: res.ok };
 }
 
@@ -37,7 +42,10 @@ export async function removeParticipant(
   const key = ["room_members", roomId, userId];
   const current = await kv.get(key);
   if (current.versionstamp === null) return { removed: false };
-  const res = await kv.atomic().check(current).delete(key).commit();
+  const res = await groupFor(kv).commit({
+    checks: [current],
+    mutations: [{ type: "delete", key }],
+  });
   return { removed: res.ok };
 }
 

@@ -16,7 +16,7 @@ import { markReadUpTo } from "../../store/receipts.ts";
 import { idSchema } from "../../store/ids.ts";
 import {
   authorizeRoom,
-  authorizeVisitPublish,
+  authorizeRoomCached,
   chatRoomId,
   type Grant,
   requireRoom,
@@ -77,7 +77,7 @@ export async function resolve(
   if (cached && !visitRoom) return { room };
   // A visit room's audience needs the visit record: sends take it from the cache, with a guard.
   if (visitRoom && action === "publish") {
-    return await authorizeVisitPublish(ctx.services.visits, ctx, room);
+    return await authorizeRoomCached(ctx.services.kv, ctx.services.visits, ctx, room, action);
   }
   return await authorizeRoom(ctx.services.kv, ctx, room, action);
 }

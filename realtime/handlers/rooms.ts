@@ -21,7 +21,13 @@ import {
 } from "../../store/rooms.ts";
 import { joinTopic, leaveTopic, listTopicMembers } from "../../store/topics.ts";
 import { getHead, listSince } from "../../store/messages.ts";
-import { authorizeRoom, requireRoom, ROOM_KINDS, type RoomRef } from "../access.ts";
+import {
+  authorizeRoom,
+  authorizeRoomCached,
+  requireRoom,
+  ROOM_KINDS,
+  type RoomRef,
+} from "../access.ts";
 import { auditActor, defineEvent, type HandlerContext } from "../events.ts";
 import { announceMembership } from "../topics.ts";
 import { withReadStatus } from "../receipts.ts";
@@ -35,7 +41,7 @@ const roomIdSchema = text(200);
 /** Whether this user may also publish where they may join (checked once, at join). */
 async function publishGrant(ctx: HandlerContext, room: RoomRef): Promise<boolean> {
   try {
-    await authorizeRoom(ctx.services.kv, ctx, room, "publish");
+    await authorizeRoomCached(ctx.services.kv, ctx.services.visits, ctx, room, "publish");
     return true;
   } catch {
     return false;
@@ -88,8 +94,12 @@ export const roomEvents = {
           { path: "roomType", message: `expected "${room.kind}"` },
         ]);
       }
-      const { kv, emitter, audit } = ctx.services;
-      const grant = await authorizeRoom(kv, ctx, room, "join");
+      const { kv, emitter, audit, visits } = ctx.services;
+      // A resume returns stored messages: decided on the stored visit. A plain join may use the
+      // cache (a visit change anywhere takes removed users out within about a second).
+      const grant = input.since === undefined
+        ? await authorizeRoomCached(kv, visits, ctx, room, "join")
+        : await authorizeRoom(kv, ctx, room, "join");
       const target = roomTarget(room);
       // Over the socket's cap nothing is joined or stored.
       ctx.rooms.reserve([room.id]);
