@@ -68,7 +68,15 @@ export function createTokenService(opts: {
   ttlSeconds: number;
   clock: Clock;
 }): TokenService {
-  const key = new TextEncoder().encode(opts.secret);
+  // Imported once: given raw bytes, jose imports a CryptoKey on every sign and verify, and a
+  // connect storm then leaves thousands of short-lived key buffers outside the JS heap.
+  const key = crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(opts.secret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign", "verify"],
+  );
   const nowSeconds = () => Math.floor(opts.clock.now() / 1000);
   return {
     async sign(user) {
@@ -83,13 +91,13 @@ export function createTokenService(opts: {
         .setIssuedAt(iat)
         .setExpirationTime(exp)
         .setJti(crypto.randomUUID())
-        .sign(key);
+        .sign(await key);
       return { token, expiresAt: new Date(exp * 1000) };
     },
     async verify(token) {
       if (token.length > 4096) return { ok: false, reason: "invalid" };
       try {
-        const { payload } = await jwtVerify(token, key, {
+        const { payload } = await jwtVerify(token, await key, {
           algorithms: ["HS256"],
           issuer: opts.issuer,
           audience: opts.audience,
