@@ -49,11 +49,8 @@ export class AppError extends Error {
   ) {
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
-    try {
-      super(message, { cause: options.cause });
-    } finally {
-      Error.stackTraceLimit = limit;
-    }
+    super(message, { cause: options.cause });
+    Error.stackTraceLimit = limit;
     this.name = "AppError";
     this.code = code;
     this.retryable = options.retryable ?? false;

@@ -29,3 +29,9 @@ Deno.test("error helpers set the right codes", () => {
   assert.deepEqual([i.code, i.message, i.issues], ["INVALID_PAYLOAD", "Invalid roomId", issues]);
   assert.equal(invalid("x").issues, undefined);
 });
+
+Deno.test("AppError carries no stack frames (refusals are answers, built on the hot path)", () => {
+  const err = new AppError("RATE_LIMITED", "slow down", { retryable: true });
+  assert.equal(err.stack?.includes("\n    at "), false);
+  assert.ok(new Error("x").stack?.includes("\n    at "), "other errors keep theirs");
+});

@@ -61,6 +61,9 @@ export class Connection implements ConnectionInfo {
   /** Set once the socket fell too far behind; the hub stops writing to it. */
   slow = false;
 
+  /** Set when the server closed it for shutdown: frames that arrive after this are not started. */
+  shuttingDown = false;
+
   /** The jti of the token the socket authenticated (or last refreshed) with: what logout closes. */
   tokenId?: string;
 
@@ -185,6 +188,7 @@ export class Hub {
   closeAll(code: number, reason: string): void {
     this.closing = true;
     for (const c of this.#byId.values()) {
+      c.shuttingDown = true;
       try {
         c.socket.close(code, reason);
       } catch {

@@ -149,7 +149,7 @@ export class Session {
 
   #onMessage(e: MessageEvent): void {
     // Shutting down: every socket is closing with 1001; frames that arrive now are not started.
-    if (this.#deps.hub.closing) return;
+    if (this.#conn?.shuttingDown) return;
     if (this.#draining) return this.#drain();
     try {
       const max = this.#deps.maxFrameBytes;
@@ -222,7 +222,7 @@ export class Session {
   #enqueue(work: () => Promise<void>): void {
     this.#queued++;
     this.#queue = this.#queue
-      .then(() => this.#closed || this.#draining || this.#deps.hub.closing ? undefined : work())
+      .then(() => this.#closed || this.#draining || this.#conn?.shuttingDown ? undefined : work())
       .catch((err) => {
         this.#deps.services.log.error("ws.frame_failed", {
           socketId: this.id,
