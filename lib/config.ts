@@ -91,7 +91,7 @@ const schema = z.object({
   EVENT_BURST: intIn(1, 10_000).default(60),
   WS_UPGRADES_PER_MIN: intIn(1, 100_000).default(600),
   SEND_QUEUE_MAX: intIn(10, 1_000_000).default(4000),
-  SEND_QUEUE_WAIT_MS: intIn(10, 60_000).default(500),
+  SEND_QUEUE_WAIT_MS: intIn(10, 60_000).default(2000),
   ROOMS_PER_SOCKET: intIn(1, 10_000).default(100),
   PRESENCE_SUBSCRIPTIONS_PER_SOCKET: intIn(1, 100_000).default(1000),
   CALLS_PER_MIN: intIn(1, 10_000).default(20),

@@ -48,7 +48,7 @@ Deno.test("loadConfig: defaults when only JWT_SECRET is set", () => {
         default: { burst: 60, perSecond: 30 },
       },
       wsUpgradesPerMin: 600,
-      sendQueue: { max: 4000, maxWaitMs: 500 },
+      sendQueue: { max: 4000, maxWaitMs: 2000 },
       socketLimits: { rooms: 100, presence: 1000 },
       callRates: { perCaller: 20, perPair: 5 },
       auditRetentionDays: 2190,

@@ -68,7 +68,7 @@ export interface QueueLimits {
   maxWaitMs: number;
 }
 
-export const DEFAULT_QUEUE_LIMITS: QueueLimits = { max: 4000, maxWaitMs: 500 };
+export const DEFAULT_QUEUE_LIMITS: QueueLimits = { max: 4000, maxWaitMs: 2000 };
 
 interface Pending {
   input: NewMessage;
