@@ -182,3 +182,34 @@ Deno.test("group commit: overload is shed at once with RATE_LIMITED, by queue le
     );
   });
 });
+
+Deno.test("group commit: a small batch proves its clientMessageIds new in the commit, with no read first; a retry still finds the stored message", async () => {
+  await withKv(async (raw) => {
+    let reads = 0;
+    const kv = new Proxy(raw, {
+      get(target, prop) {
+        const v = Reflect.get(target, prop, target);
+        if (prop === "getMany" || prop === "get") {
+          return (...args: unknown[]) => {
+            reads++;
+            return (v as (...a: unknown[]) => unknown).apply(target, args);
+          };
+        }
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    });
+    const batcher = new MessageBatcher(kv);
+    const first = await batcher.append(msg("visit:v1", "a", { clientMessageId: "c1" }), ids());
+    assert.equal(first.created, true);
+    const afterFirst = reads;
+    const second = await batcher.append(msg("visit:v1", "b", { clientMessageId: "c2" }), ids());
+    assert.equal(second.created, true);
+    assert.equal(reads, afterFirst, "the head is cached and the id is checked in the commit");
+    // The same id again: the optimistic commit fails, the id is read, the stored message returned.
+    const retry = await batcher.append(msg("visit:v1", "a", { clientMessageId: "c1" }), ids());
+    assert.equal(retry.created, false);
+    assert.equal(retry.message.seq, first.message.seq);
+    const { messages } = await listHistory(raw, "visit:v1", { limit: 10 });
+    assert.deepEqual(messages.map((m) => m.message), ["a", "b"]);
+  });
+});
