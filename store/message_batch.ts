@@ -128,6 +128,7 @@ export class MessageBatcher {
 
   #now: () => number;
   #lastCommit = -Infinity;
+  #lastBatch = 0;
 
   /** `now` (ms, monotonic) times the queue's waits; tests pass a fake. */
   constructor(
@@ -178,12 +179,12 @@ export class MessageBatcher {
     this.#running = true;
     try {
       while (this.#queue.length > 0) {
-        // Busy (the last commit ended a moment ago) but few sends waiting: give the batch a
-        // millisecond to fill. Each commit costs the KV writer about as much as a hundred more
+        // Busy (the last commit, shared by several senders, ended a moment ago) but few sends
+        // waiting: give the batch a millisecond to fill. A lone sequential sender never waits. Each commit costs the KV writer about as much as a hundred more
         // messages in it, so at moderate load this trades 1 ms of latency for several times
         // fewer commits. An idle server's first send goes at once.
         if (
-          this.#queue.length < LINGER_BELOW &&
+          this.#queue.length < LINGER_BELOW && this.#lastBatch > 1 &&
           this.#now() - this.#lastCommit < BUSY_WINDOW_MS
         ) {
           await new Promise((resolve) => setTimeout(resolve, LINGER_MS));
@@ -195,6 +196,7 @@ export class MessageBatcher {
           for (const p of batch) p.reject(err);
         }
         this.#lastCommit = this.#now();
+        this.#lastBatch = batch.length;
       }
     } finally {
       this.#running = false;
