@@ -58,7 +58,7 @@ export class PresenceService {
   /**
    * After one sweep for what a dead process left, refreshes every connection
    * once per TTL/3, spread over that interval (one slice of the connections
-   * each second, so no heartbeat burst delays messages), and sweeps once per
+   * every 250 ms, so no heartbeat burst delays messages), and sweeps once per
    * interval.
    */
   start(): void {
@@ -67,6 +67,9 @@ export class PresenceService {
       Math.max(1000, Math.floor(this.#deps.ttlMs / 3)),
       (slice) => this.#tracked(this.heartbeat(slice)),
       () => this.#tracked(this.sweep()),
+      // Four slices a second: at 5,000 sockets a commit of about 80 entries, short enough not
+      // to hold up the message commits queued behind it.
+      { tickMs: 250 },
     );
     this.#timer.start();
   }
