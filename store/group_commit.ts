@@ -8,9 +8,10 @@
  *
  * Semantics are kept exactly: a group commits only if every check of every
  * operation in it passes. When it fails, each of its operations is committed
- * again on its own, so each caller learns its own outcome. Operations that
- * touch a key already in the group start a new group, so no group writes a key
- * twice or checks a key it also writes for another caller.
+ * again on its own, so each caller learns its own outcome. An operation that
+ * touches a key already in the group waits for a later group (operations on
+ * one key keep their order; the others go on), so no group writes a key twice
+ * or checks a key it also writes for another caller.
  *
  * Only for small values: groups are capped by count (KV allows 100 checks and
  * 1,000 mutations per commit), not by bytes. Message bodies go through
@@ -83,22 +84,36 @@ export class GroupCommitter {
     }
   }
 
+  /**
+   * The next group: queue order, skipping (for a later group) any operation
+   * that touches a key already in this group or in an operation skipped
+   * before it, so unrelated work is never held behind a busy key and the
+   * operations on one key keep their order.
+   */
   #take(): Queued[] {
-    const seen = new Set<string>();
+    const taken = new Set<string>();
+    const skipped = new Set<string>();
+    const group: Queued[] = [];
+    const rest: Queued[] = [];
     let checks = 0;
     let mutations = 0;
-    let n = 0;
-    for (; n < this.#queue.length && n < MAX_OPS; n++) {
-      const { op, keys } = this.#queue[n];
-      const c = op.checks?.length ?? 0;
-      const m = op.mutations.length;
-      if (n > 0 && (checks + c > MAX_CHECKS || mutations + m > MAX_MUTATIONS)) break;
-      if (n > 0 && keys.some((k) => seen.has(k))) break;
-      for (const k of keys) seen.add(k);
+    for (const q of this.#queue) {
+      const c = q.op.checks?.length ?? 0;
+      const m = q.op.mutations.length;
+      const full = group.length >= MAX_OPS || checks + c > MAX_CHECKS ||
+        mutations + m > MAX_MUTATIONS;
+      if (full || q.keys.some((k) => taken.has(k) || skipped.has(k))) {
+        for (const k of q.keys) skipped.add(k);
+        rest.push(q);
+        continue;
+      }
+      for (const k of q.keys) taken.add(k);
       checks += c;
       mutations += m;
+      group.push(q);
     }
-    return this.#queue.splice(0, n);
+    this.#queue = rest;
+    return group;
   }
 
   async #commitGroup(group: Queued[]): Promise<void> {

@@ -60,3 +60,26 @@ Deno.test("group commit of small writes: two operations on one key never share a
     assert.equal(g.commits, 4);
   });
 });
+
+Deno.test("group commit of small writes: a busy key does not hold unrelated operations back", async () => {
+  await withKv(async (kv) => {
+    const g = new GroupCommitter(kv);
+    const first = g.commit({ mutations: [{ type: "set", key: ["warm"], value: 0 }] });
+    // Queued behind `first`: three writes of ["a"] and three unrelated keys.
+    const ops = [
+      g.commit({ mutations: [{ type: "set", key: ["a"], value: 1 }] }),
+      g.commit({ mutations: [{ type: "set", key: ["a"], value: 2 }] }),
+      g.commit({ mutations: [{ type: "set", key: ["b"], value: 1 }] }),
+      g.commit({ mutations: [{ type: "set", key: ["a"], value: 3 }] }),
+      g.commit({ mutations: [{ type: "set", key: ["c"], value: 1 }] }),
+      g.commit({ mutations: [{ type: "set", key: ["d"], value: 1 }] }),
+    ];
+    await first;
+    const results = await Promise.all(ops);
+    assert.ok(results.every((r) => r.ok));
+    // warm alone; then {a=1, b, c, d}; then a=2; then a=3.
+    assert.equal(g.commits, 4);
+    assert.equal((await kv.get(["a"])).value, 3, "writes of one key keep their order");
+    assert.equal(results[2].versionstamp, results[0].versionstamp, "b shared a's first commit");
+  });
+});

@@ -11,6 +11,8 @@
  * - `["topic_members", roomId, userId, socketId]` -> {@linkcode TopicMember}
  */
 
+import { oneAtATime } from "./serial.ts";
+
 import { MAX_LISTED_PARTICIPANTS, type Participant } from "./rooms.ts";
 
 export interface TopicMember extends Participant {
@@ -24,6 +26,13 @@ const BACKSTOP_MS = 24 * 3600 * 1000;
 
 const prefix = (roomId: string, userId: string) => ["topic_members", roomId, userId];
 
+/**
+ * One user's joins and leaves of one topic run one at a time in this process:
+ * two tabs closing together would otherwise each see the other's row and
+ * neither announce that the user left.
+ */
+const memberLock = (roomId: string, userId: string) => `topic_member\u0000${roomId}\u0000${userId}`;
+
 /** The user's membership rows in the topic, live or not. */
 async function rowsOf(kv: Deno.Kv, roomId: string, userId: string): Promise<TopicMember[]> {
   const out: TopicMember[] = [];
@@ -35,7 +44,16 @@ async function rowsOf(kv: Deno.Kv, roomId: string, userId: string): Promise<Topi
  * Records that `socketId` joined the topic. `added` is true when the user had
  * no other live socket in it (so this is news to the room).
  */
-export async function joinTopic(
+export function joinTopic(
+  kv: Deno.Kv,
+  roomId: string,
+  member: TopicMember,
+  now: number,
+): Promise<{ added: boolean }> {
+  return oneAtATime(kv, memberLock(roomId, member.userId), () => join(kv, roomId, member, now));
+}
+
+async function join(
   kv: Deno.Kv,
   roomId: string,
   member: TopicMember,
@@ -54,7 +72,17 @@ export async function joinTopic(
  * Ends one socket's membership. `removed` is true when it was the user's last
  * live socket in the topic (so the room should hear they left).
  */
-export async function leaveTopic(
+export function leaveTopic(
+  kv: Deno.Kv,
+  roomId: string,
+  userId: string,
+  socketId: string,
+  now: number,
+): Promise<{ removed: boolean }> {
+  return oneAtATime(kv, memberLock(roomId, userId), () => leave(kv, roomId, userId, socketId, now));
+}
+
+async function leave(
   kv: Deno.Kv,
   roomId: string,
   userId: string,

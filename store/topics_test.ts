@@ -71,3 +71,23 @@ Deno.test("sweepExpiredTopics deletes what a dead process left and names who lef
     assert.deepEqual(await sweepExpiredTopics(kv, 200), []);
   });
 });
+
+Deno.test("two sockets of one user leaving a topic at once: exactly one leave reports the user gone", async () => {
+  await withKv(async (kv) => {
+    const now = Date.now();
+    const member = (socketId: string) => ({
+      userId: "patient-1",
+      role: "patient",
+      socketId,
+      joinedAt: new Date(now).toISOString(),
+      expiresAt: now + 45_000,
+    });
+    await joinTopic(kv, "topic:general", member("s1"), now);
+    await joinTopic(kv, "topic:general", member("s2"), now);
+    const [a, b] = await Promise.all([
+      leaveTopic(kv, "topic:general", "patient-1", "s1", now),
+      leaveTopic(kv, "topic:general", "patient-1", "s2", now),
+    ]);
+    assert.deepEqual([a.removed, b.removed].sort(), [false, true]);
+  });
+});
