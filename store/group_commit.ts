@@ -97,12 +97,13 @@ export class GroupCommitter {
     const rest: Queued[] = [];
     let checks = 0;
     let mutations = 0;
-    for (const q of this.#queue) {
+    let i = 0;
+    for (; i < this.#queue.length && group.length < MAX_OPS; i++) {
+      const q = this.#queue[i];
       const c = q.op.checks?.length ?? 0;
       const m = q.op.mutations.length;
-      const full = group.length >= MAX_OPS || checks + c > MAX_CHECKS ||
-        mutations + m > MAX_MUTATIONS;
-      if (full || q.keys.some((k) => taken.has(k) || skipped.has(k))) {
+      if (checks + c > MAX_CHECKS || mutations + m > MAX_MUTATIONS) break;
+      if (q.keys.some((k) => taken.has(k) || skipped.has(k))) {
         for (const k of q.keys) skipped.add(k);
         rest.push(q);
         continue;
@@ -112,7 +113,7 @@ export class GroupCommitter {
       mutations += m;
       group.push(q);
     }
-    this.#queue = rest;
+    this.#queue = i < this.#queue.length ? rest.concat(this.#queue.slice(i)) : rest;
     return group;
   }
 
