@@ -6,6 +6,7 @@
  * for connections that are not keeping up and closing those far behind.
  */
 
+import { CLOSE } from "../static/protocol.js";
 import type { Role } from "../store/users.ts";
 import { encodeEvent } from "./protocol/native.ts";
 
@@ -40,7 +41,7 @@ export interface Delivery {
 export const SOFT_BUFFER_LIMIT = 1 << 20;
 /** Buffered bytes above which a socket is closed as a slow consumer (it resumes by seq). */
 export const HARD_BUFFER_LIMIT = 8 << 20;
-export const CLOSE_SLOW_CONSUMER = 4002;
+export const CLOSE_SLOW_CONSUMER: number = CLOSE.slowConsumer;
 
 export interface ConnectionInfo {
   id: string;

@@ -12,12 +12,13 @@
  */
 
 import type { Logger } from "../lib/log.ts";
+import { CLOSE } from "../static/protocol.js";
 import { revocationHead, revocationsSince } from "../store/users.ts";
 import type { Hub } from "./hub.ts";
 
-export const CLOSE_REVOKED = 4403;
+export const CLOSE_REVOKED: number = CLOSE.revoked;
 /** A logged-out token's sockets: the same code as any other dead token. */
-export const CLOSE_TOKEN_REVOKED = 4401;
+export const CLOSE_TOKEN_REVOKED: number = CLOSE.auth;
 
 export class RevocationWatcher {
   #kv: Deno.Kv;

@@ -29,14 +29,9 @@ import {
 import { Connection, type Hub } from "./hub.ts";
 import { decodeFrame, encodeAck, encodeEvent } from "./protocol/native.ts";
 import { utf8Length } from "./payload.ts";
+import { CLOSE } from "../static/protocol.js";
 
-export const CLOSE = {
-  policy: 1008,
-  tooBig: 1009,
-  auth: 4401,
-  authTimeout: 4408,
-  rateLimited: 4429,
-} as const;
+export { CLOSE } from "../static/protocol.js";
 
 export const AUTH_INVALID = "Authentication error: Invalid token";
 export const AUTH_EXPIRED = "Authentication error: Token expired";

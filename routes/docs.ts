@@ -7,6 +7,7 @@
  */
 
 import { Hono } from "hono";
+import { CLOSE_CODES, SERVER_EVENTS } from "../static/protocol.js";
 import { z } from "zod";
 import type { EventMap } from "../realtime/events.ts";
 import { ERROR_CODES } from "../lib/errors.ts";
@@ -24,17 +25,6 @@ const ENDPOINTS = [
   { method: "GET", path: "/health", auth: "none" },
   { method: "GET", path: "/ws", auth: "auth frame or Authorization header" },
 ];
-
-const CLOSE_CODES = {
-  1001: "server shutting down: reconnect and resume",
-  1008: "too many invalid frames",
-  1009: "frame too large",
-  4002: "slow consumer: reconnect and resume",
-  4401: "authentication failed or token expired",
-  4403: "account disabled",
-  4408: "no authentication in time",
-  4429: "rate-limit abuse, or too many sockets for this user",
-};
 
 export function docsRoutes(events: EventMap): Hono<AppEnv> {
   const reference = {
@@ -54,7 +44,11 @@ export function docsRoutes(events: EventMap): Hono<AppEnv> {
       }]),
     ),
     errorCodes: ERROR_CODES,
-    closeCodes: CLOSE_CODES,
+    closeCodes: Object.fromEntries(
+      Object.entries(CLOSE_CODES).map(([code, c]) => [code, c.meaning]),
+    ),
+    closeCodesDetail: CLOSE_CODES,
+    serverEvents: SERVER_EVENTS,
   };
   let protocol: Promise<string | null> | undefined;
   const app = new Hono<AppEnv>();

@@ -11,6 +11,7 @@
  */
 
 import { Hono, type MiddlewareHandler } from "hono";
+import { DOMAIN_PREFIXES, SERVER_EVENTS } from "../static/protocol.js";
 import { z } from "zod";
 import { AppError, forbidden, invalid, notFound } from "../lib/errors.ts";
 import type { TokenService } from "../lib/tokens.ts";
@@ -30,16 +31,8 @@ import type { Audit } from "../realtime/audit.ts";
  * and every domain the protocol defines. Services notify through POST
  * /api/v1/notifications (stored and counted) rather than a bare notification:new.
  */
-const RESERVED_NAMES = new Set(["auth", "connected", "connect_error", "error", "ping"]);
-const RESERVED_PREFIXES = [
-  "auth:",
-  "room:",
-  "message:",
-  "typing:",
-  "presence:",
-  "notification:",
-  "call:",
-];
+const RESERVED_NAMES = new Set<string>([...SERVER_EVENTS, "auth", "ping"]);
+const RESERVED_PREFIXES = DOMAIN_PREFIXES;
 
 function reserved(event: string): boolean {
   return RESERVED_NAMES.has(event) || RESERVED_PREFIXES.some((p) => event.startsWith(p));

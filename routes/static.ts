@@ -11,6 +11,7 @@ import type { AppEnv } from "./context.ts";
 const FILES: Record<string, string> = {
   "index.html": "text/html; charset=utf-8",
   "client.js": "text/javascript; charset=utf-8",
+  "protocol.js": "text/javascript; charset=utf-8",
   "app.js": "text/javascript; charset=utf-8",
   "dom.js": "text/javascript; charset=utf-8",
   "session.js": "text/javascript; charset=utf-8",

@@ -54,6 +54,7 @@ const STATUS_TEXT = {
   open: "Connected",
   reconnecting: "Reconnecting…",
   unauthorized: "Signed out: token refused or expired",
+  stopped: "Disconnected for good (account disabled or too many connections); not retrying",
   closed: "Offline",
 };
 
@@ -80,6 +81,9 @@ function startClient(token) {
     ui.status.textContent = STATUS_TEXT[/** @type {keyof STATUS_TEXT} */ (s)] ?? s;
     if (s === "unauthorized") showError("Session ended: sign out, then sign in again.");
     if (s === "open") onOpen();
+  });
+  client.on("halted", (d) => {
+    if (d.code !== 4401) showError(`Not reconnecting: ${d.meaning ?? d.reason ?? d.code}`);
   });
   client.on("connect_error", (d) => showError(String(d?.message)));
   client.on("error", (d) => showError(`${d?.event}: ${d?.error}`));

@@ -7,7 +7,8 @@
  * is missed. It never touches the DOM.
  *
  * Local events besides the server's: `status` ("connecting" | "open" |
- * "reconnecting" | "unauthorized" | "closed"), `disconnect` ({code, reason}),
+ * "reconnecting" | "unauthorized" | "stopped" | "closed"), `disconnect` ({code, reason}),
+ * `halted` ({code, reason, meaning}: a close after which it does not reconnect),
  * `room:resumed` (the ack of an automatic re-join) and `frame` ({dir, frame}:
  * every frame in or out, auth tokens redacted, for debugging).
  *
@@ -28,8 +29,8 @@
  * @property {number} [queueLimit] Requests held while disconnected (default 100).
  */
 
-/** Close codes after which reconnecting with the same token cannot succeed. */
-const TERMINAL = new Set([4401]);
+import { CLOSE, CLOSE_CODES, shouldReconnect } from "./protocol.js";
+
 const RESUME_ROUNDS = 10;
 
 /** A request left without an ack; `code` is TIMEOUT, DISCONNECTED, CLOSED or QUEUE_FULL. */
@@ -175,9 +176,15 @@ export class RealtimeClient {
       this.#teardown("DISCONNECTED");
       this.#fire("disconnect", { code: e.code, reason: e.reason });
       if (this.#stopped) return;
-      if (TERMINAL.has(e.code)) {
+      // Terminal codes (static/protocol.js): reconnecting cannot help; say why and stop.
+      if (!shouldReconnect(e.code)) {
         this.#halted = true;
-        return this.#fire("status", "unauthorized");
+        this.#fire("halted", {
+          code: e.code,
+          reason: e.reason,
+          meaning: CLOSE_CODES[e.code]?.meaning,
+        });
+        return this.#fire("status", e.code === CLOSE.auth ? "unauthorized" : "stopped");
       }
       this.#fire("status", "reconnecting");
       const base = Math.min(this.#opts.maxDelayMs, this.#opts.minDelayMs * 2 ** this.#attempt++);

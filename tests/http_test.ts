@@ -239,3 +239,22 @@ Deno.test("GET /api/docs describes every event from the live table; the protocol
     await srv.close();
   }
 });
+
+Deno.test("GET /api/docs lists close codes with whether to reconnect, and the server's events", async () => {
+  const srv = await startServer();
+  try {
+    const res = await fetch(`${srv.url}/api/docs`);
+    const docs = await res.json();
+    assert.equal(docs.closeCodes["4403"], "account disabled");
+    assert.deepEqual(
+      Object.entries(docs.closeCodesDetail as Record<string, { reconnect: boolean }>)
+        .filter(([, c]) => !c.reconnect).map(([code]) => code),
+      ["4401", "4403", "4429"],
+    );
+    for (const e of ["message:new", "room:removed", "presence:changed", "call:incoming"]) {
+      assert.ok(docs.serverEvents.includes(e), e);
+    }
+  } finally {
+    await srv.close();
+  }
+});
