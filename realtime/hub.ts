@@ -8,7 +8,8 @@
 
 import { CLOSE } from "../static/protocol.js";
 import type { Role } from "../store/users.ts";
-import { encodeEvent } from "./protocol/native.ts";
+import type { Codec } from "./protocol/codec.ts";
+import { nativeCodec } from "./protocol/native.ts";
 
 /** Who a delivery is for. Targets are unioned; a socket matching several gets it once. */
 export interface Target {
@@ -57,6 +58,8 @@ export class Connection implements ConnectionInfo {
     readonly userId: string,
     readonly role: Role,
     readonly socket: WebSocket,
+    /** The wire format of this socket: what the hub encodes its deliveries with. */
+    readonly codec: Codec = nativeCodec,
   ) {}
 
   /** Set once the socket fell too far behind; the hub stops writing to it. */
@@ -141,14 +144,29 @@ export class Hub {
     for (const u of d.to.users ?? []) for (const c of this.#byUser.get(u) ?? []) targets.add(c);
     for (const r of d.to.rooms ?? []) for (const c of this.#byRoom.get(r) ?? []) targets.add(c);
     if (targets.size === 0) return 0;
-    const frame = encodeEvent(d.event, d.data);
+    // Encoded once per codec in use (most deliveries: one), not once per socket.
+    let codec: Codec | undefined;
+    let frame = "";
+    let others: Map<Codec, string> | undefined;
     let sent = 0;
     for (const c of targets) {
       if (c.id === d.exceptSocket || c.userId === d.exceptUser) continue;
       if (d.patientsExcept !== undefined && c.role === "patient" && c.userId !== d.patientsExcept) {
         continue;
       }
-      if (c.write(frame, d.ephemeral)) sent++;
+      let f: string;
+      if (codec === undefined) {
+        codec = c.codec;
+        f = frame = codec.event(d.event, d.data);
+      } else if (c.codec === codec) {
+        f = frame;
+      } else {
+        others ??= new Map();
+        let o = others.get(c.codec);
+        if (o === undefined) others.set(c.codec, o = c.codec.event(d.event, d.data));
+        f = o;
+      }
+      if (c.write(f, d.ephemeral)) sent++;
       // A peer that stopped reading may not finish the close handshake for a long time:
       // drop it from the indexes now rather than when its close event finally arrives.
       else if (c.slow) this.remove(c);

@@ -8,6 +8,8 @@ import {
   Hub,
   SOFT_BUFFER_LIMIT,
 } from "./hub.ts";
+import type { Codec } from "./protocol/codec.ts";
+import { nativeCodec } from "./protocol/native.ts";
 
 /** Just what the hub touches on a WebSocket. */
 class FakeSocket {
@@ -178,4 +180,30 @@ Deno.test("Hub: closeToken closes only the user's sockets holding that token", (
   assert.equal(s2.socket.closed, null);
   assert.equal(s3.socket.closed, null);
   assert.equal(hub.closeToken("patient-1", "jti-unknown", 4401, "Token revoked"), 0);
+});
+
+Deno.test("hub: a delivery is encoded once per codec in use, not once per socket", () => {
+  const hub = new Hub();
+  let encodes = 0;
+  const other: Codec = {
+    ...nativeCodec,
+    name: "test",
+    event: (event, data) => {
+      encodes++;
+      return `T|${event}|${JSON.stringify(data)}`;
+    },
+  };
+  const native = [connect(hub, "a", "u1"), connect(hub, "b", "u2")];
+  const tested = ["c", "d", "e"].map((id) => {
+    const socket = new FakeSocket();
+    const conn = new Connection(id, `u-${id}`, "doctor", socket as unknown as WebSocket, other);
+    hub.add(conn);
+    return { conn, socket };
+  });
+  for (const { conn } of [...native, ...tested]) hub.join(conn, "visit:v1");
+  assert.equal(hub.deliver(delivery({ rooms: ["visit:v1"] }, { event: "message:new" })), 5);
+  assert.equal(encodes, 1);
+  assert.equal(native[0].socket.sent[0], native[1].socket.sent[0]);
+  assert.match(native[0].socket.sent[0], /^\{"event":"message:new"/);
+  for (const { socket } of tested) assert.match(socket.sent[0], /^T\|message:new\|/);
 });

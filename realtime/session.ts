@@ -27,7 +27,8 @@ import {
   type SocketRooms,
 } from "./events.ts";
 import { Connection, type Hub } from "./hub.ts";
-import { decodeFrame, encodeAck, encodeEvent } from "./protocol/native.ts";
+import type { Codec } from "./protocol/codec.ts";
+import { nativeCodec } from "./protocol/native.ts";
 import { utf8Length } from "./payload.ts";
 import { CLOSE } from "../static/protocol.js";
 
@@ -101,6 +102,8 @@ function describe(err: unknown): Error | string {
 export class Session {
   readonly id: string;
   #socket: WebSocket;
+  /** The wire format (realtime/protocol/codec.ts): every frame in and out goes through it. */
+  readonly #codec: Codec;
   #deps: SessionDeps;
   #conn?: Connection;
   #expiresAt = Infinity;
@@ -117,8 +120,15 @@ export class Session {
   #limited: WindowCounter;
   #buckets: { message: TokenBucket; default: TokenBucket };
 
-  constructor(socket: WebSocket, deps: SessionDeps, preAuth?: TokenUser, peer: PeerInfo = {}) {
+  constructor(
+    socket: WebSocket,
+    deps: SessionDeps,
+    preAuth?: TokenUser,
+    peer: PeerInfo = {},
+    codec: Codec = nativeCodec,
+  ) {
     this.#socket = socket;
+    this.#codec = codec;
     this.#deps = deps;
     this.#peer = peer;
     this.id = deps.services.newId();
@@ -165,7 +175,7 @@ export class Session {
       }
       if (this.#queued >= MAX_QUEUED) {
         // Answer the frame's own ack id, so a client awaiting it is not left waiting forever.
-        const decoded = decodeFrame(text);
+        const decoded = this.#codec.decode(text);
         const id = decoded.ok ? decoded.frame.id : decoded.id;
         const event = decoded.ok ? decoded.frame.event : "unknown";
         const err = new AppError("RATE_LIMITED", "Too many frames in flight", { retryable: true });
@@ -228,7 +238,7 @@ export class Session {
   }
 
   async #handle(text: string): Promise<void> {
-    const decoded = decodeFrame(text);
+    const decoded = this.#codec.decode(text);
     if (!decoded.ok) return this.#fail(decoded.id, "unknown", decoded.error);
     const { event, data, id } = decoded.frame;
     const conn = this.#conn;
@@ -282,11 +292,11 @@ export class Session {
     }
     if (this.#socket.readyState !== WebSocket.OPEN) return;
     if (hub.userConnectionCount(stored.id) >= this.#deps.maxSocketsPerUser) {
-      this.#send(encodeEvent("connect_error", { message: TOO_MANY_SOCKETS }));
+      this.#send(this.#codec.connectError(TOO_MANY_SOCKETS));
       return this.#close(CLOSE.rateLimited, TOO_MANY_SOCKETS);
     }
     clearTimeout(this.#authTimer);
-    this.#conn = new Connection(this.id, stored.id, stored.role, this.#socket);
+    this.#conn = new Connection(this.id, stored.id, stored.role, this.#socket, this.#codec);
     this.#conn.tokenId = user.jti;
     hub.add(this.#conn);
     this.#setExpiry(user.exp);
@@ -296,9 +306,7 @@ export class Session {
       // Presence is best effort: a KV hiccup must not refuse the connection.
       services.log.error("ws.connect_hook_failed", { socketId: this.id, error: describe(err) });
     }
-    this.#send(
-      encodeEvent("connected", { socketId: this.id, userId: stored.id, role: stored.role }),
-    );
+    this.#send(this.#codec.connected({ socketId: this.id, userId: stored.id, role: stored.role }));
     services.log.info("ws.connected", {
       socketId: this.id,
       userId: stored.id,
@@ -401,7 +409,7 @@ export class Session {
       socketId: this.id,
       ip: this.#peer.ip,
     }, refusalKey(this.#conn?.userId ?? null, this.#peer.ip));
-    this.#send(encodeEvent("connect_error", { message }));
+    this.#send(this.#codec.connectError(message));
     this.#close(CLOSE.auth, message);
   }
 
@@ -445,8 +453,8 @@ export class Session {
     if (data.success === false && AUDITED_CODES.has(data.code as string)) {
       this.#auditRefusal(event, data.code as string, input);
     }
-    if (id !== undefined) this.#send(encodeAck(id, data));
-    else if (data.success === false) this.#send(encodeEvent("error", { ...data, event }));
+    if (id !== undefined) this.#send(this.#codec.ack(id, data));
+    else if (data.success === false) this.#send(this.#codec.error({ ...data, event }));
   }
 
   /** A refused frame, with the event and the ids it named (never any other of its data). */

@@ -11,6 +11,7 @@
  */
 
 import { AppError, invalid } from "../../lib/errors.ts";
+import type { Codec } from "./codec.ts";
 
 export interface InboundFrame {
   event: string;
@@ -72,3 +73,14 @@ export function encodeAck(id: number, data: Record<string, unknown>): string {
 export function encodeEvent(event: string, data: unknown): string {
   return JSON.stringify({ event, data });
 }
+
+/** The native JSON codec as a {@linkcode Codec}. */
+export const nativeCodec: Codec = {
+  name: "native",
+  decode: decodeFrame,
+  event: encodeEvent,
+  ack: encodeAck,
+  connected: (data) => encodeEvent("connected", data),
+  connectError: (message) => encodeEvent("connect_error", { message }),
+  error: (data) => encodeEvent("error", data),
+};
