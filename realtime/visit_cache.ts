@@ -39,6 +39,8 @@ export class VisitCache {
   #log: Logger;
   #visits = new Map<string, CachedVisit>();
   #reads = new Map<string, Promise<CachedVisit | null>>();
+  /** Bumped by invalidate(): a read that started before it is not cached. */
+  #generation = new Map<string, number>();
   #cursor: string | null = null;
   #watch?: ReadableStreamDefaultReader<Deno.KvEntryMaybe<string>[]>;
   #watching?: Promise<void>;
@@ -62,15 +64,23 @@ export class VisitCache {
     // Concurrent misses for one visit share one read.
     let read = this.#reads.get(visitId);
     if (!read) {
-      read = this.#read(visitId).finally(() => this.#reads.delete(visitId));
-      this.#reads.set(visitId, read);
+      const p = this.#read(visitId).finally(() => {
+        if (this.#reads.get(visitId) === p) this.#reads.delete(visitId);
+      });
+      this.#reads.set(visitId, read = p);
     }
     return read;
   }
 
-  /** Forgets a visit (it changed, or a commit guarded by it failed). */
+  /**
+   * Forgets a visit (it changed, or a commit guarded by it failed). A read
+   * already in flight may have seen the old record: it is not cached, and
+   * later calls read again.
+   */
   invalidate(visitId: string): void {
     this.#visits.delete(visitId);
+    this.#reads.delete(visitId);
+    this.#generation.set(visitId, (this.#generation.get(visitId) ?? 0) + 1);
   }
 
   /**
@@ -129,9 +139,11 @@ export class VisitCache {
   }
 
   async #read(visitId: string): Promise<CachedVisit | null> {
+    const generation = this.#generation.get(visitId);
     const e = await this.#kv.get<Visit>(["visits", visitId]);
     if (!e.value) return null;
     const cached = { visit: e.value, versionstamp: e.versionstamp };
+    if (this.#generation.get(visitId) !== generation) return cached;
     if (this.#visits.size >= MAX_VISITS) this.#visits.delete(this.#visits.keys().next().value!);
     this.#visits.set(visitId, cached);
     return cached;
