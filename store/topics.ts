@@ -50,22 +50,15 @@ export function joinTopic(
   member: TopicMember,
   now: number,
 ): Promise<{ added: boolean }> {
-  return oneAtATime(kv, memberLock(roomId, member.userId), () => join(kv, roomId, member, now));
-}
-
-async function join(
-  kv: Deno.Kv,
-  roomId: string,
-  member: TopicMember,
-  now: number,
-): Promise<{ added: boolean }> {
-  const rows = await rowsOf(kv, roomId, member.userId);
-  const had = rows.some((r) => r.socketId === member.socketId);
-  const others = rows.some((r) => r.socketId !== member.socketId && r.expiresAt > now);
-  await kv.set([...prefix(roomId, member.userId), member.socketId], member, {
-    expireIn: BACKSTOP_MS,
+  return oneAtATime(kv, memberLock(roomId, member.userId), async () => {
+    const rows = await rowsOf(kv, roomId, member.userId);
+    const had = rows.some((r) => r.socketId === member.socketId);
+    const others = rows.some((r) => r.socketId !== member.socketId && r.expiresAt > now);
+    await kv.set([...prefix(roomId, member.userId), member.socketId], member, {
+      expireIn: BACKSTOP_MS,
+    });
+    return { added: !others && !had };
   });
-  return { added: !others && !had };
 }
 
 /**
@@ -79,20 +72,12 @@ export function leaveTopic(
   socketId: string,
   now: number,
 ): Promise<{ removed: boolean }> {
-  return oneAtATime(kv, memberLock(roomId, userId), () => leave(kv, roomId, userId, socketId, now));
-}
-
-async function leave(
-  kv: Deno.Kv,
-  roomId: string,
-  userId: string,
-  socketId: string,
-  now: number,
-): Promise<{ removed: boolean }> {
-  const rows = await rowsOf(kv, roomId, userId);
-  if (!rows.some((r) => r.socketId === socketId)) return { removed: false };
-  await kv.delete([...prefix(roomId, userId), socketId]);
-  return { removed: !rows.some((r) => r.socketId !== socketId && r.expiresAt > now) };
+  return oneAtATime(kv, memberLock(roomId, userId), async () => {
+    const rows = await rowsOf(kv, roomId, userId);
+    if (!rows.some((r) => r.socketId === socketId)) return { removed: false };
+    await kv.delete([...prefix(roomId, userId), socketId]);
+    return { removed: !rows.some((r) => r.socketId !== socketId && r.expiresAt > now) };
+  });
 }
 
 /**
