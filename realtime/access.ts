@@ -104,12 +104,8 @@ export async function authorizeRoom(
       return { room };
     }
     case "visit":
-    case "call": {
-      const visit = await getVisit(kv, room.visitId);
-      if (adminPass && visit) return { room, visit };
-      if (!visit || !isVisitParticipant(visit, actor.userId)) throw forbidden();
-      return { room, visit };
-    }
+    case "call":
+      return visitGrant(actor, room, action, await getVisit(kv, room.visitId));
     case "notifications":
       if (adminPass || room.userId === actor.userId) return { room };
       throw forbidden();
@@ -139,14 +135,18 @@ export async function authorizeRoomCached(
     return await authorizeRoom(kv, actor, room, action);
   }
   const cached = await visits.get(room.visitId);
-  const visit = cached?.visit;
+  const grant = visitGrant(actor, room, action, cached?.visit ?? null);
+  return { ...grant, guard: { key: ["visits", room.visitId], versionstamp: cached!.versionstamp } };
+}
+
+/**
+ * Visit and call rooms: the visit's participants; admins may also join and
+ * read (not publish). A missing visit is refused like any other.
+ */
+function visitGrant(actor: Actor, room: RoomRef, action: RoomAction, visit: Visit | null): Grant {
   if (actor.role === "admin" && action !== "publish" && visit) return { room, visit };
   if (!visit || !isVisitParticipant(visit, actor.userId)) throw forbidden();
-  return {
-    room,
-    visit,
-    guard: { key: ["visits", room.visitId], versionstamp: cached.versionstamp },
-  };
+  return { room, visit };
 }
 
 /** Every user with access to the room (chat: both users; visit and call: its participants). */

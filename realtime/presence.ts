@@ -15,6 +15,7 @@
 
 import type { Clock } from "../lib/clock.ts";
 import type { Logger } from "../lib/log.ts";
+import { Background } from "../lib/background.ts";
 import { inSlice, type Slice, SpreadTimer } from "../lib/spread.ts";
 import {
   type ExplicitStatus,
@@ -47,13 +48,14 @@ export interface PresenceDeps {
 export class PresenceService {
   #deps: PresenceDeps;
   #timer?: SpreadTimer;
-  #pending = new Set<Promise<unknown>>();
+  #work: Background;
   #connecting = new Map<string, Promise<void>>();
   #reconciling = new Map<string, { again: boolean; done: Promise<void> }>();
   #stopping = false;
 
   constructor(deps: PresenceDeps) {
     this.#deps = deps;
+    this.#work = new Background(deps.log, "presence.failed");
   }
 
   /**
@@ -63,11 +65,11 @@ export class PresenceService {
    * interval.
    */
   start(): void {
-    this.#track(this.sweep());
+    this.#work.track(this.sweep());
     this.#timer = new SpreadTimer(
       Math.max(1000, Math.floor(this.#deps.ttlMs / 3)),
-      (slice) => this.#tracked(this.heartbeat(slice)),
-      () => this.#tracked(this.sweep()),
+      (slice) => this.#work.track(this.heartbeat(slice)),
+      () => this.#work.track(this.sweep()),
       // Four slices a second: at 5,000 sockets a commit of about 80 entries, short enough not
       // to hold up the message commits queued behind it.
       { tickMs: 250 },
@@ -83,12 +85,12 @@ export class PresenceService {
   async stop(): Promise<void> {
     this.#stopping = true;
     this.#timer?.stop();
-    await Promise.allSettled([...this.#pending]);
+    await this.#work.settled();
   }
 
   /** Resolves when every presence write started so far has finished. */
   async idle(): Promise<void> {
-    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+    await this.#work.idle();
   }
 
   connected(conn: ConnectionInfo): Promise<void> {
@@ -106,7 +108,7 @@ export class PresenceService {
     if (this.#stopping) return;
     // A socket that closes while its entry is being written: remove it only after the write.
     const after = this.#connecting.get(conn.id) ?? Promise.resolve();
-    this.#track(
+    this.#work.track(
       after.catch(() => {}).then(async () => {
         await removeConnection(this.#deps.kv, conn.userId, conn.id, this.#deps.clock.now());
         await this.#reconcile(conn.userId);
@@ -177,19 +179,6 @@ export class PresenceService {
     })();
     this.#reconciling.set(userId, state);
     return state.done;
-  }
-
-  #track(p: Promise<unknown>): void {
-    void this.#tracked(p);
-  }
-
-  /** Tracks `p` (stop waits for it) and settles when it does, logging a failure. */
-  #tracked(p: Promise<unknown>): Promise<void> {
-    const guarded = p.then(() => {}, (err) => {
-      this.#deps.log.error("presence.failed", { error: err instanceof Error ? err : String(err) });
-    });
-    this.#pending.add(guarded);
-    return guarded.finally(() => this.#pending.delete(guarded));
   }
 }
 

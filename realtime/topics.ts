@@ -9,6 +9,7 @@
 
 import type { Clock } from "../lib/clock.ts";
 import type { Logger } from "../lib/log.ts";
+import { Background } from "../lib/background.ts";
 import { inSlice, type Slice, SpreadTimer } from "../lib/spread.ts";
 import { leaveTopic, refreshTopics, sweepExpiredTopics } from "../store/topics.ts";
 import type { Role } from "../store/users.ts";
@@ -40,10 +41,11 @@ export function announceMembership(
 export class TopicService {
   #d: TopicDeps;
   #timer?: SpreadTimer;
-  #pending = new Set<Promise<unknown>>();
+  #work: Background;
 
   constructor(deps: TopicDeps) {
     this.#d = deps;
+    this.#work = new Background(deps.log, "topics.failed");
   }
 
   /** When a new membership row expires if not refreshed. */
@@ -56,11 +58,11 @@ export class TopicService {
    * TTL/3, spread over the interval (lib/spread.ts), and sweeps once per interval.
    */
   start(): void {
-    this.#track(this.sweep());
+    this.#work.track(this.sweep());
     this.#timer = new SpreadTimer(
       Math.max(1000, Math.floor(this.#d.ttlMs / 3)),
-      (slice) => this.#tracked(this.heartbeat(slice)),
-      () => this.#tracked(this.sweep()),
+      (slice) => this.#work.track(this.heartbeat(slice)),
+      () => this.#work.track(this.sweep()),
     );
     this.#timer.start();
   }
@@ -83,7 +85,7 @@ export class TopicService {
 
   async stop(): Promise<void> {
     this.#timer?.stop();
-    await Promise.allSettled([...this.#pending]);
+    await this.#work.settled();
   }
 
   /** Extends the topic memberships of this isolate's sockets (those in `slice`, or all). */
@@ -102,7 +104,7 @@ export class TopicService {
   disconnected(conn: Connection): void {
     const topics = [...conn.rooms].filter((r) => r.startsWith("topic:"));
     if (topics.length === 0) return;
-    this.#track(Promise.all(topics.map(async (roomId) => {
+    this.#work.track(Promise.all(topics.map(async (roomId) => {
       const { kv, clock, emitter } = this.#d;
       const { removed } = await leaveTopic(kv, roomId, conn.userId, conn.id, clock.now());
       if (removed) {
@@ -117,19 +119,6 @@ export class TopicService {
 
   /** Resolves when every membership write started so far has finished. */
   async idle(): Promise<void> {
-    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
-  }
-
-  #track(p: Promise<unknown>): void {
-    void this.#tracked(p);
-  }
-
-  /** Tracks `p` (stop waits for it) and settles when it does, logging a failure. */
-  #tracked(p: Promise<unknown>): Promise<void> {
-    const guarded = p.then(() => {}, (err) => {
-      this.#d.log.error("topics.failed", { error: err instanceof Error ? err : String(err) });
-    });
-    this.#pending.add(guarded);
-    return guarded.finally(() => this.#pending.delete(guarded));
+    await this.#work.idle();
   }
 }

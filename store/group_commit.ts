@@ -47,9 +47,8 @@ export class GroupCommitter {
   #kv: Deno.Kv;
   #queue: Queued[] = [];
   #running = false;
-  /** Commits made, and operations they carried (for tests and metrics). */
+  /** Commits made (tests count them). */
   commits = 0;
-  ops = 0;
 
   constructor(kv: Deno.Kv) {
     this.#kv = kv;
@@ -119,7 +118,6 @@ export class GroupCommitter {
 
   async #commitGroup(group: Queued[]): Promise<void> {
     this.commits++;
-    this.ops += group.length;
     if (group.length === 1) {
       group[0].resolve(await commitAlone(this.#kv, group[0].op));
       return;
