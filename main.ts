@@ -49,6 +49,8 @@ import { serviceRoutes } from "./routes/realtime.ts";
 import { staticRoutes } from "./routes/static.ts";
 import { visitRoutes } from "./routes/visits.ts";
 import { wsRoutes } from "./routes/ws.ts";
+import { socketIoRoutes } from "./routes/socketio.ts";
+import { EngineServer } from "./realtime/engine_io.ts";
 import { seedDemoData } from "./store/demo.ts";
 import { openKv } from "./store/open.ts";
 import { demoJwtSecret } from "./store/settings.ts";
@@ -241,29 +243,44 @@ export async function createApp(deps: AppDeps): Promise<App> {
       connections: () => hub.size,
     }),
   );
-  app.route(
-    "/ws",
-    wsRoutes({
-      session: {
-        services,
-        maxSocketsPerUser: config.maxSocketsPerUser,
-        limits: config.socketLimits,
-        rates: config.rates,
-        lifecycle,
-        hub,
-        events,
-        tokens,
-        maxFrameBytes: config.maxFrameBytes,
-        authTimeoutMs: config.authTimeoutMs,
-      },
-      tokens,
-      corsOrigins: config.corsOrigins,
-      publicOrigins: config.publicOrigins,
-      audit,
-      idleTimeoutS: config.wsIdleTimeoutS,
-      upgrades: new WindowCounter(config.wsUpgradesPerMin, 60_000, clock),
-    }),
-  );
+  const sessionDeps = {
+    services,
+    maxSocketsPerUser: config.maxSocketsPerUser,
+    limits: config.socketLimits,
+    rates: config.rates,
+    lifecycle,
+    hub,
+    events,
+    tokens,
+    maxFrameBytes: config.maxFrameBytes,
+    authTimeoutMs: config.authTimeoutMs,
+  };
+  // One guard for both realtime endpoints, sharing the attempt counter: a client cannot double
+  // its connection attempts by alternating between them.
+  const guard = {
+    tokens,
+    kv,
+    audit,
+    corsOrigins: config.corsOrigins,
+    publicOrigins: config.publicOrigins,
+    upgrades: new WindowCounter(config.wsUpgradesPerMin, 60_000, clock),
+  };
+  const engine = new EngineServer({
+    ...config.socketIo,
+    // A POST carries the client's frames; one frame may use all of MAX_FRAME_BYTES.
+    maxPayload: config.maxFrameBytes + 64,
+    upgradeTimeoutMs: 10_000,
+  });
+  app.route("/ws", wsRoutes({ session: sessionDeps, guard, idleTimeoutS: config.wsIdleTimeoutS }));
+  const sio = socketIoRoutes({
+    session: sessionDeps,
+    guard,
+    engine,
+    idleTimeoutS: config.wsIdleTimeoutS,
+  });
+  // socket.io-client asks for /socket.io/ (addTrailingSlash); /socket.io is the same endpoint.
+  app.route("/socket.io/", sio);
+  app.route("/socket.io", sio);
   app.route("/", staticRoutes());
 
   presence.start();
@@ -314,6 +331,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
         });
       }
       hub.closeAll(1001, "Server shutting down");
+      // Engine.IO sessions not authenticated yet, so no long-poll holds the server open.
+      engine.closeAll(1001, "Server shutting down");
       await stopped;
       await audit.close();
       bus.close();

@@ -83,6 +83,8 @@ const schema = z.object({
   MAX_FRAME_BYTES: intIn(1024, 1024 * 1024).default(64 * 1024),
   AUTH_TIMEOUT_MS: intIn(100, 60_000).default(10_000),
   WS_IDLE_TIMEOUT_S: intIn(5, 600).default(30),
+  SOCKETIO_PING_INTERVAL_MS: intIn(100, 600_000).default(25_000),
+  SOCKETIO_PING_TIMEOUT_MS: intIn(100, 600_000).default(20_000),
   PRESENCE_TTL_S: intIn(5, 600).default(45),
   MAX_SOCKETS_PER_USER: intIn(1, 1000).default(20),
   MESSAGE_RATE_PER_S: intIn(1, 10_000).default(10),
@@ -144,6 +146,8 @@ export interface Config {
   maxFrameBytes: number;
   authTimeoutMs: number;
   wsIdleTimeoutS: number;
+  /** Engine.IO heartbeat of /socket.io/: the server pings every interval, a pong is due within the timeout. */
+  socketIo: { pingIntervalMs: number; pingTimeoutMs: number };
   /** Sockets one user may hold in one isolate; more are refused (close 4429). */
   maxSocketsPerUser: number;
   /** Per-socket token buckets: message:send, and all other events. */
@@ -215,6 +219,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     maxFrameBytes: v.MAX_FRAME_BYTES,
     authTimeoutMs: v.AUTH_TIMEOUT_MS,
     wsIdleTimeoutS: v.WS_IDLE_TIMEOUT_S,
+    socketIo: {
+      pingIntervalMs: v.SOCKETIO_PING_INTERVAL_MS,
+      pingTimeoutMs: v.SOCKETIO_PING_TIMEOUT_MS,
+    },
     presenceTtlS: v.PRESENCE_TTL_S,
     maxSocketsPerUser: v.MAX_SOCKETS_PER_USER,
     rates: {

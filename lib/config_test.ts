@@ -41,6 +41,7 @@ Deno.test("loadConfig: defaults when only JWT_SECRET is set", () => {
       maxFrameBytes: 64 * 1024,
       authTimeoutMs: 10_000,
       wsIdleTimeoutS: 30,
+      socketIo: { pingIntervalMs: 25_000, pingTimeoutMs: 20_000 },
       presenceTtlS: 45,
       maxSocketsPerUser: 20,
       rates: {
@@ -93,6 +94,8 @@ Deno.test("loadConfig: every variable is read", () => {
     CALL_RING_TIMEOUT_MS: "5000",
     CALL_GRACE_MS: "2000",
     SCHEDULER: "deadline",
+    SOCKETIO_PING_INTERVAL_MS: "1000",
+    SOCKETIO_PING_TIMEOUT_MS: "500",
     UNRELATED: "ignored",
   });
   assert.deepEqual(config, {
@@ -111,6 +114,7 @@ Deno.test("loadConfig: every variable is read", () => {
     maxFrameBytes: 1024,
     authTimeoutMs: 100,
     wsIdleTimeoutS: 600,
+    socketIo: { pingIntervalMs: 1000, pingTimeoutMs: 500 },
     presenceTtlS: 10,
     maxSocketsPerUser: 3,
     rates: { message: { burst: 6, perSecond: 5 }, default: { burst: 8, perSecond: 7 } },

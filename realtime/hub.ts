@@ -10,6 +10,7 @@ import { CLOSE } from "../static/protocol.js";
 import type { Role } from "../store/users.ts";
 import type { Codec } from "./protocol/codec.ts";
 import { nativeCodec } from "./protocol/native.ts";
+import type { Transport } from "./transport.ts";
 
 /** Who a delivery is for. Targets are unioned; a socket matching several gets it once. */
 export interface Target {
@@ -57,7 +58,7 @@ export class Connection implements ConnectionInfo {
     readonly id: string,
     readonly userId: string,
     readonly role: Role,
-    readonly socket: WebSocket,
+    readonly transport: Transport,
     /** The wire format of this socket: what the hub encodes its deliveries with. */
     readonly codec: Codec = nativeCodec,
   ) {}
@@ -77,16 +78,32 @@ export class Connection implements ConnectionInfo {
    * seq after reconnecting, and its unsent backlog stops growing here.
    */
   write(frame: string, ephemeral = false): boolean {
-    if (this.slow || this.socket.readyState !== WebSocket.OPEN) return false;
-    const buffered = this.socket.bufferedAmount;
+    if (this.slow || !this.transport.open) return false;
+    const buffered = this.transport.bufferedAmount;
     if (buffered > HARD_BUFFER_LIMIT) {
       this.slow = true;
-      this.socket.close(CLOSE_SLOW_CONSUMER, "Slow consumer");
+      this.transport.close(CLOSE_SLOW_CONSUMER, "Slow consumer");
       return false;
     }
     if (ephemeral && buffered > SOFT_BUFFER_LIMIT) return false;
-    this.socket.send(frame);
+    this.transport.send(frame);
     return true;
+  }
+
+  /**
+   * Closes the connection with `code`, first writing what the codec says
+   * before a close (socket.io: an `error` notice and a DISCONNECT, since its
+   * transports carry no close code). Never throws.
+   */
+  close(code: number, reason: string): void {
+    try {
+      if (!this.slow && this.transport.open) {
+        for (const f of this.codec.closing?.(code, reason) ?? []) this.transport.send(f);
+      }
+      this.transport.close(code, reason);
+    } catch {
+      // Already closing.
+    }
   }
 }
 
@@ -177,13 +194,7 @@ export class Hub {
   /** Closes every socket of one user in this isolate; returns how many. */
   closeUser(userId: string, code: number, reason: string): number {
     const conns = [...this.#byUser.get(userId) ?? []];
-    for (const c of conns) {
-      try {
-        c.socket.close(code, reason);
-      } catch {
-        // Already closing.
-      }
-    }
+    for (const c of conns) c.close(code, reason);
     return conns.length;
   }
 
@@ -193,13 +204,7 @@ export class Hub {
   /** Closes the user's sockets in this isolate that hold the token `jti`; returns how many. */
   closeToken(userId: string, jti: string, code: number, reason: string): number {
     const conns = [...this.#byUser.get(userId) ?? []].filter((c) => c.tokenId === jti);
-    for (const c of conns) {
-      try {
-        c.socket.close(code, reason);
-      } catch {
-        // Already closing.
-      }
-    }
+    for (const c of conns) c.close(code, reason);
     return conns.length;
   }
 
@@ -208,11 +213,7 @@ export class Hub {
     this.closing = true;
     for (const c of this.#byId.values()) {
       c.shuttingDown = true;
-      try {
-        c.socket.close(code, reason);
-      } catch {
-        // Already closing: nothing to do.
-      }
+      c.close(code, reason);
     }
   }
 }

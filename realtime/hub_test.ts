@@ -10,6 +10,7 @@ import {
 } from "./hub.ts";
 import type { Codec } from "./protocol/codec.ts";
 import { nativeCodec } from "./protocol/native.ts";
+import { webSocketTransport } from "./transport.ts";
 
 /** Just what the hub touches on a WebSocket. */
 class FakeSocket {
@@ -33,7 +34,7 @@ class FakeSocket {
 
 function connect(hub: Hub, id: string, userId: string, role: Role = "patient") {
   const socket = new FakeSocket();
-  const conn = new Connection(id, userId, role, socket as unknown as WebSocket);
+  const conn = new Connection(id, userId, role, webSocketTransport(socket as unknown as WebSocket));
   hub.add(conn);
   return { conn, socket };
 }
@@ -196,7 +197,13 @@ Deno.test("hub: a delivery is encoded once per codec in use, not once per socket
   const native = [connect(hub, "a", "u1"), connect(hub, "b", "u2")];
   const tested = ["c", "d", "e"].map((id) => {
     const socket = new FakeSocket();
-    const conn = new Connection(id, `u-${id}`, "doctor", socket as unknown as WebSocket, other);
+    const conn = new Connection(
+      id,
+      `u-${id}`,
+      "doctor",
+      webSocketTransport(socket as unknown as WebSocket),
+      other,
+    );
     hub.add(conn);
     return { conn, socket };
   });

@@ -1,9 +1,14 @@
 /**
  * @module
- * One WebSocket from upgrade to close: the authentication handshake, frame
- * limits, per-connection rate limits, in-order processing and acks. Frames
- * are handled one at a time per socket (a sender's messages keep their order)
- * and every step is inside try/catch: no frame can crash the process.
+ * The connection core: one client connection from open to close, whatever
+ * carries it (a {@linkcode Transport}: a WebSocket on /ws, an Engine.IO
+ * session on /socket.io/) and whatever its wire format (a {@linkcode Codec}).
+ * It owns the authentication handshake, token refresh and expiry, frame
+ * limits, per-connection rate limits, in-order processing, dispatch through
+ * the events table and acks. Frames are handled one at a time per connection
+ * (a sender's messages keep their order) and every step is inside try/catch:
+ * no frame can crash the process. Every frame it writes goes through the
+ * transport, encoded by the codec.
  *
  * Close codes: 1008 too many invalid frames, 1009 frame too big,
  * 4401 authentication failed or token expired, 4408 no authentication in time,
@@ -30,6 +35,7 @@ import { Connection, type Hub } from "./hub.ts";
 import type { Codec } from "./protocol/codec.ts";
 import { nativeCodec } from "./protocol/native.ts";
 import { utf8Length } from "./payload.ts";
+import type { Transport, TransportSink } from "./transport.ts";
 import { CLOSE } from "../static/protocol.js";
 
 export { CLOSE } from "../static/protocol.js";
@@ -99,9 +105,9 @@ function describe(err: unknown): Error | string {
  * Drives one socket. `preAuth` is a token already verified from the upgrade's
  * Authorization header; without it the first frame must be `auth`.
  */
-export class Session {
+export class Session implements TransportSink {
   readonly id: string;
-  #socket: WebSocket;
+  #transport: Transport;
   /** The wire format (realtime/protocol/codec.ts): every frame in and out goes through it. */
   readonly #codec: Codec;
   #deps: SessionDeps;
@@ -120,18 +126,23 @@ export class Session {
   #limited: WindowCounter;
   #buckets: { message: TokenBucket; default: TokenBucket };
 
+  #preAuth?: TokenUser;
+
+  /** The transport drives it through {@linkcode TransportSink} (see attachWebSocket). */
   constructor(
-    socket: WebSocket,
+    transport: Transport,
     deps: SessionDeps,
     preAuth?: TokenUser,
     peer: PeerInfo = {},
     codec: Codec = nativeCodec,
+    id?: string,
   ) {
-    this.#socket = socket;
+    this.#transport = transport;
+    this.#preAuth = preAuth;
     this.#codec = codec;
     this.#deps = deps;
     this.#peer = peer;
-    this.id = deps.services.newId();
+    this.id = id ?? deps.services.newId();
     const { clock } = deps.services;
     this.#errors = new WindowCounter(MAX_ERRORS, WINDOW_MS, clock);
     this.#limited = new WindowCounter(MAX_LIMITED, WINDOW_MS, clock);
@@ -139,28 +150,26 @@ export class Session {
       message: new TokenBucket(deps.rates.message.burst, deps.rates.message.perSecond, clock),
       default: new TokenBucket(deps.rates.default.burst, deps.rates.default.perSecond, clock),
     };
-    socket.onopen = () => {
-      if (preAuth) this.#enqueue(() => this.#authenticate(preAuth));
-      else this.#authTimer = setTimeout(() => this.#onAuthTimeout(), deps.authTimeoutMs);
-    };
-    socket.onmessage = (e) => this.#onMessage(e);
-    socket.onclose = (e) => this.#onClose(e);
-    socket.onerror = () => deps.services.log.debug("ws.error", { socketId: this.id });
+  }
+
+  opened(): void {
+    const preAuth = this.#preAuth;
+    if (preAuth && !this.#codec.clientSpeaksFirst) this.#enqueue(() => this.#authenticate(preAuth));
+    else this.#authTimer = setTimeout(() => this.#onAuthTimeout(), this.#deps.authTimeoutMs);
   }
 
   #onAuthTimeout(): void {
     if (!this.#conn) this.#close(CLOSE.authTimeout, "Authentication timeout");
   }
 
-  #onMessage(e: MessageEvent): void {
+  received(data: string | { binaryBytes: number }): void {
     // Shutting down: every socket is closing with 1001; frames that arrive now are not started.
     if (this.#conn?.shuttingDown) return;
     if (this.#draining) return this.#drain();
     try {
       const max = this.#deps.maxFrameBytes;
-      if (typeof e.data !== "string") {
-        const size = e.data instanceof Blob ? e.data.size : (e.data as ArrayBuffer).byteLength;
-        if (size > max) return this.#close(CLOSE.tooBig, "Frame too large");
+      if (typeof data !== "string") {
+        if (data.binaryBytes > max) return this.#close(CLOSE.tooBig, "Frame too large");
         // Queued like any frame, so the error keeps its place among earlier frames' acks.
         const err = new AppError(
           "INVALID_PAYLOAD",
@@ -168,7 +177,7 @@ export class Session {
         );
         return this.#enqueue(() => Promise.resolve(this.#fail(undefined, "binary", err)));
       }
-      const text: string = e.data;
+      const text = data;
       // UTF-16 length never exceeds UTF-8 bytes: count exactly only when it could matter.
       if (text.length > max || (text.length * 3 > max && utf8Length(text) > max)) {
         return this.#close(CLOSE.tooBig, "Frame too large");
@@ -176,6 +185,7 @@ export class Session {
       if (this.#queued >= MAX_QUEUED) {
         // Answer the frame's own ack id, so a client awaiting it is not left waiting forever.
         const decoded = this.#codec.decode(text);
+        if (decoded.ok && decoded.control) return this.#control(decoded.control);
         const id = decoded.ok ? decoded.frame.id : decoded.id;
         const event = decoded.ok ? decoded.frame.event : "unknown";
         const err = new AppError("RATE_LIMITED", "Too many frames in flight", { retryable: true });
@@ -195,7 +205,7 @@ export class Session {
     }
   }
 
-  #onClose(e: CloseEvent): void {
+  closed(code: number): void {
     // Frames still waiting for their turn are dropped: nobody is left to hear their acks (and at
     // shutdown they are dropped from the moment the close starts, see #onMessage and #enqueue).
     this.#closed = true;
@@ -212,13 +222,13 @@ export class Session {
         ...this.#actor(this.#conn),
         action: "ws.close",
         outcome: "success",
-        target: { status: String(e.code) },
+        target: { status: String(code) },
       });
     }
     services.log.info("ws.closed", {
       socketId: this.id,
       userId: this.#conn.userId,
-      code: e.code,
+      code,
       connections: hub.size,
     });
   }
@@ -239,7 +249,12 @@ export class Session {
 
   async #handle(text: string): Promise<void> {
     const decoded = this.#codec.decode(text);
-    if (!decoded.ok) return this.#fail(decoded.id, "unknown", decoded.error);
+    if (!decoded.ok) {
+      if (decoded.reply === undefined) return this.#fail(decoded.id, "unknown", decoded.error);
+      this.#send(decoded.reply);
+      return;
+    }
+    if (decoded.control) return this.#control(decoded.control);
     const { event, data, id } = decoded.frame;
     const conn = this.#conn;
     if (!conn) return await this.#handleUnauthenticated(event, data, id);
@@ -274,12 +289,20 @@ export class Session {
     }
   }
 
+  /** A control frame of the wire format: the client ends the connection, or nothing to do. */
+  #control(control: "disconnect" | "ignore"): void {
+    if (control === "disconnect") this.#transport.close(1000, "Client disconnect");
+  }
+
   async #handleUnauthenticated(event: string, data: unknown, id?: number): Promise<void> {
     if (event !== "auth") {
       const hint = 'Authenticate first: {"event":"auth","data":{"token":"..."}}';
       return this.#fail(id, event, new AppError("UNAUTHENTICATED", hint));
     }
-    const user = await this.#verify(data);
+    // A handshake without a token of its own uses the Authorization header's (socket.io CONNECT).
+    const noToken = data === undefined || (typeof data === "object" && data !== null &&
+      (data as Record<string, unknown>).token === undefined);
+    const user = this.#preAuth && noToken ? this.#preAuth : await this.#verify(data);
     if (typeof user === "string") return this.#refuse(user);
     await this.#authenticate(user);
   }
@@ -290,13 +313,13 @@ export class Session {
     if (!stored || !await tokenCurrent(services.kv, stored, user)) {
       return this.#refuse(AUTH_INVALID);
     }
-    if (this.#socket.readyState !== WebSocket.OPEN) return;
+    if (!this.#transport.open) return;
     if (hub.userConnectionCount(stored.id) >= this.#deps.maxSocketsPerUser) {
       this.#send(this.#codec.connectError(TOO_MANY_SOCKETS));
       return this.#close(CLOSE.rateLimited, TOO_MANY_SOCKETS);
     }
     clearTimeout(this.#authTimer);
-    this.#conn = new Connection(this.id, stored.id, stored.role, this.#socket, this.#codec);
+    this.#conn = new Connection(this.id, stored.id, stored.role, this.#transport, this.#codec);
     this.#conn.tokenId = user.jti;
     hub.add(this.#conn);
     this.#setExpiry(user.exp);
@@ -306,7 +329,8 @@ export class Session {
       // Presence is best effort: a KV hiccup must not refuse the connection.
       services.log.error("ws.connect_hook_failed", { socketId: this.id, error: describe(err) });
     }
-    this.#send(this.#codec.connected({ socketId: this.id, userId: stored.id, role: stored.role }));
+    const connected = { socketId: this.id, userId: stored.id, role: stored.role };
+    for (const frame of this.#codec.connected(connected)) this.#send(frame);
     services.log.info("ws.connected", {
       socketId: this.id,
       userId: stored.id,
@@ -414,7 +438,7 @@ export class Session {
   }
 
   #send(frame: string): void {
-    if (this.#socket.readyState === WebSocket.OPEN) this.#socket.send(frame);
+    if (this.#transport.open) this.#transport.send(frame);
   }
 
   /**
@@ -442,10 +466,8 @@ export class Session {
   }
 
   #close(code: number, reason: string): void {
-    const state = this.#socket.readyState;
-    if (state === WebSocket.OPEN || state === WebSocket.CONNECTING) {
-      this.#socket.close(code, reason);
-    }
+    if (this.#conn) this.#conn.close(code, reason);
+    else this.#transport.close(code, reason);
   }
 
   /** Acks when the client asked (id); otherwise only failures are reported, as an `error` event. */

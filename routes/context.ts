@@ -27,7 +27,13 @@ export interface AuthedUser {
  * address and the parsed TRUSTED_PROXIES.
  */
 export type AppEnv = {
-  Variables: { user: AuthedUser; clientIp?: string; requestId?: string };
+  Variables: {
+    user: AuthedUser;
+    clientIp?: string;
+    requestId?: string;
+    /** Set by the upgrade guard (routes/upgrade_guard.ts): a verified Authorization header. */
+    preAuth?: TokenUser;
+  };
   Bindings: { remoteAddr?: Deno.Addr; trustedProxies?: readonly Cidr[] };
 };
 

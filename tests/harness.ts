@@ -34,7 +34,14 @@ export interface TestServer {
 
 /** Starts the app on a free port. `env` overrides the test configuration. */
 export async function startServer(
-  opts: { env?: Record<string, string>; kvPath?: string; seed?: boolean; clock?: Clock } = {},
+  opts: {
+    env?: Record<string, string>;
+    kvPath?: string;
+    seed?: boolean;
+    clock?: Clock;
+    /** A fixed port (a restart on the same address); a free one by default. */
+    port?: number;
+  } = {},
 ): Promise<TestServer> {
   const kv = await Deno.openKv(opts.kvPath ?? ":memory:");
   const config = loadConfig({
@@ -52,7 +59,10 @@ export async function startServer(
     clock: opts.clock,
     bus: (sink) => new LocalBus(sink),
   });
-  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, app.fetch);
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: opts.port ?? 0, onListen() {} },
+    app.fetch,
+  );
   const url = `http://127.0.0.1:${server.addr.port}`;
   const clients: WsClient[] = [];
   const login = (email: string, password?: string) => loginAt(url, email, password);

@@ -11,14 +11,11 @@
  */
 
 import { AppError, invalid } from "../../lib/errors.ts";
-import type { Codec } from "./codec.ts";
+import type { Codec, InboundFrame } from "./codec.ts";
 
-export interface InboundFrame {
-  event: string;
-  data: unknown;
-  id?: number;
-}
+export type { InboundFrame } from "./codec.ts";
 
+/** What the native codec decodes a frame to (it has no control frames). */
 export type Decoded =
   | { ok: true; frame: InboundFrame }
   | { ok: false; error: AppError; id?: number };
@@ -80,7 +77,7 @@ export const nativeCodec: Codec = {
   decode: decodeFrame,
   event: encodeEvent,
   ack: encodeAck,
-  connected: (data) => encodeEvent("connected", data),
+  connected: (data) => [encodeEvent("connected", data)],
   connectError: (message) => encodeEvent("connect_error", { message }),
   error: (data) => encodeEvent("error", data),
 };
