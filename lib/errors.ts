@@ -7,21 +7,10 @@
  * data or secrets in a message: messages go on the wire.
  */
 
-/** Every error code the server sends. The README and docs/PROTOCOL.md list them. */
-export const ERROR_CODES = [
-  "UNAUTHENTICATED",
-  "TOKEN_EXPIRED",
-  "FORBIDDEN",
-  "NOT_FOUND",
-  "INVALID_PAYLOAD",
-  "UNKNOWN_EVENT",
-  "RATE_LIMITED",
-  "CONFLICT",
-  "BUSY",
-  "PAYLOAD_TOO_LARGE",
-  "LIMIT_EXCEEDED",
-  "INTERNAL",
-] as const;
+import { ERROR_CODES } from "../static/protocol.js";
+
+/** Every error code the server sends: the protocol vocabulary's list (static/protocol.js). */
+export { ERROR_CODES };
 
 export type ErrorCode = typeof ERROR_CODES[number];
 

@@ -437,8 +437,14 @@ export class Session implements TransportSink {
     this.#close(CLOSE.auth, message);
   }
 
+  /**
+   * Every frame of this session: once authenticated through its hub
+   * connection (acks count toward the slow-consumer limits like deliveries),
+   * before that straight to the transport (the handshake replies).
+   */
   #send(frame: string): void {
-    if (this.#transport.open) this.#transport.send(frame);
+    if (this.#conn) this.#conn.write(frame);
+    else if (this.#transport.open) this.#transport.send(frame);
   }
 
   /**

@@ -1,11 +1,34 @@
 /**
  * @module
  * The protocol's vocabulary, in one place for the server (imported from
- * TypeScript) and the browser client: close codes with whether a client
- * should reconnect after them, and the events the server sends. The session,
+ * TypeScript) and the browser client: error codes, close codes with whether
+ * a client should reconnect after them, and the events the server sends
+ * (their payload schemas are in realtime/protocol/server_events.ts, which
+ * reads this list). The session,
  * the hub, revocations, `/api/docs`, the HTTP emit API's reserved names and
  * static/client.js all read it.
  */
+
+/**
+ * Every error code the server sends, in acks (`{success: false, code}`), the
+ * `error` event and HTTP error bodies (docs/PROTOCOL.md §9).
+ */
+export const ERROR_CODES = Object.freeze(
+  /** @type {const} */ ([
+    "UNAUTHENTICATED",
+    "TOKEN_EXPIRED",
+    "FORBIDDEN",
+    "NOT_FOUND",
+    "INVALID_PAYLOAD",
+    "UNKNOWN_EVENT",
+    "RATE_LIMITED",
+    "CONFLICT",
+    "BUSY",
+    "PAYLOAD_TOO_LARGE",
+    "LIMIT_EXCEEDED",
+    "INTERNAL",
+  ]),
+);
 
 /** Every close code the server sends. */
 export const CLOSE = Object.freeze({
@@ -54,29 +77,31 @@ export function shouldReconnect(code) {
 }
 
 /** Events the server sends (docs/PROTOCOL.md §6); besides these, the HTTP emit API's own names. */
-export const SERVER_EVENTS = Object.freeze([
-  "connected",
-  "connect_error",
-  "error",
-  "message:new",
-  "message:sent",
-  "message:status",
-  "typing:start",
-  "typing:stop",
-  "room:userJoined",
-  "room:userLeft",
-  "room:removed",
-  "presence:changed",
-  "notification:new",
-  "notification:read",
-  "call:incoming",
-  "call:accepted",
-  "call:rejected",
-  "call:missed",
-  "call:ended",
-  "call:signal",
-  "call:active",
-]);
+export const SERVER_EVENTS = Object.freeze(
+  /** @type {const} */ ([
+    "connected",
+    "connect_error",
+    "error",
+    "message:new",
+    "message:sent",
+    "message:status",
+    "typing:start",
+    "typing:stop",
+    "room:userJoined",
+    "room:userLeft",
+    "room:removed",
+    "presence:changed",
+    "notification:new",
+    "notification:read",
+    "call:incoming",
+    "call:accepted",
+    "call:rejected",
+    "call:missed",
+    "call:ended",
+    "call:signal",
+    "call:active",
+  ]),
+);
 
 /**
  * Event-name prefixes that belong to the protocol's domains (every client and

@@ -365,3 +365,17 @@ Deno.test("socket.io over WebSocket from the start: open packet without upgrades
     await srv.close();
   }
 });
+
+Deno.test("GET /api/docs lists both realtime endpoints with their frames", async () => {
+  const srv = await startServer();
+  try {
+    const docs = await (await fetch(`${srv.url}/api/docs`)).json();
+    assert.equal(docs.realtime.native.path, "/ws");
+    assert.equal(docs.realtime.socketio.path, "/socket.io/");
+    assert.deepEqual(docs.realtime.socketio.transports, ["polling", "websocket"]);
+    const paths = docs.endpoints.map((e: { path: string }) => e.path);
+    assert.ok(paths.includes("/ws") && paths.includes("/socket.io/"), JSON.stringify(paths));
+  } finally {
+    await srv.close();
+  }
+});
