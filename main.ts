@@ -180,8 +180,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
     },
   };
   const realtime: RealtimeApi = {
-    emitToUser: emitter.emitToUser,
-    emitToRoom: emitter.emitToRoom,
+    emitToUser: (userId, event, data) => emitter.emitAny({ users: [userId] }, event, data),
+    emitToRoom: (roomId, event, data) => emitter.emitAny({ rooms: [roomId] }, event, data),
     broadcast: emitter.broadcast,
     notifyUser,
   };

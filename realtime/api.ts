@@ -19,9 +19,14 @@ import type { Notification } from "../store/notifications.ts";
 import type { Emitter } from "./emit.ts";
 import type { NotifyInput, NotifyUser } from "./notify.ts";
 
+/**
+ * The seed's functions: any event name, with a payload the caller vouches for
+ * (inside the server, the typed {@linkcode Emitter} is the way to send the
+ * protocol's own events).
+ */
 export interface RealtimeApi {
-  emitToUser: Emitter["emitToUser"];
-  emitToRoom: Emitter["emitToRoom"];
+  emitToUser(userId: string, event: string, data: unknown): void;
+  emitToRoom(roomId: string, event: string, data: unknown): void;
   broadcast: Emitter["broadcast"];
   notifyUser: NotifyUser;
 }

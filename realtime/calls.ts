@@ -23,6 +23,7 @@ import {
   type CallType,
   CONNECTED_STATES,
   createCall,
+  type EndReason,
   getCall,
   listLiveCallIds,
   LIVE_STATES,
@@ -33,6 +34,7 @@ import { buildNotification, type Notification } from "../store/notifications.ts"
 import { isConnectionLive } from "../store/presence.ts";
 import { type Actor, assertMayCall, CALL_ACCESS_DENIED } from "./access.ts";
 import type { Emitter } from "./emit.ts";
+import type { ServerEventData } from "./protocol/server_events.ts";
 import type { ConnectionInfo } from "./hub.ts";
 import { notificationView } from "./notify.ts";
 import type { Job, Scheduler } from "./scheduler.ts";
@@ -203,7 +205,7 @@ export class CallService {
   /** Relays WebRTC signalling to the other party's call socket; the first one marks in_progress. */
   async signal(
     actor: CallActor,
-    input: { callId: string; type: string; payload: unknown },
+    input: Pick<ServerEventData<"call:signal">, "callId" | "type" | "payload">,
   ): Promise<void> {
     let entry = await this.#party(actor, input.callId, "either");
     this.#expect(entry.call, CONNECTED_STATES);
@@ -330,7 +332,8 @@ export class CallService {
       this.#d.emitter.emit(to, "call:active", {
         ...incomingView(call),
         calleeId: call.calleeId,
-        status: call.status,
+        // CONNECTED_STATES holds exactly these two.
+        status: call.status as "accepted" | "in_progress",
       });
     }
   }
@@ -442,7 +445,8 @@ export class CallService {
     this.#d.emitter.emit({ users: [call.callerId, call.calleeId] }, "call:ended", {
       callId: call.id,
       duration: call.duration ?? 0,
-      reason: call.endReason,
+      // Every ended call has one (#ended sets it); an older record without: a plain hang-up.
+      reason: call.endReason ?? "hangup",
     });
   }
 
@@ -454,7 +458,7 @@ export class CallService {
     );
   }
 
-  #ended(call: Call, status: Call["status"], by: string | undefined, reason: string): Call {
+  #ended(call: Call, status: Call["status"], by: string | undefined, reason: EndReason): Call {
     const now = this.#d.clock.now();
     const duration = call.acceptedAt
       ? Math.max(0, Math.round((now - Date.parse(call.acceptedAt)) / 1000))
@@ -547,8 +551,8 @@ export class CallService {
 }
 
 /** `{callId, callerId, callType, visitId?}`: what a ringing device shows. */
-function incomingView(call: Call): Record<string, unknown> {
-  const view: Record<string, unknown> = {
+function incomingView(call: Call): ServerEventData<"call:incoming"> {
+  const view: ServerEventData<"call:incoming"> = {
     callId: call.id,
     callerId: call.callerId,
     callType: call.callType,

@@ -3,10 +3,16 @@
  * The server-side emit API of the seed: `emitToUser`, `emitToRoom` and
  * `broadcast`, usable from handlers, routes and jobs in any isolate. Each call
  * becomes one {@linkcode Delivery} on the bus.
+ *
+ * The protocol's own events are typed by the vocabulary: `emit("call:ended",
+ * data)` only compiles when `data` has the payload the protocol documents
+ * (realtime/protocol/server_events.ts). Events outside it (a service's
+ * `appointment:reminder`, the seed's module functions) go through `emitAny`.
  */
 
 import type { Bus } from "./bus.ts";
 import type { Delivery, Target } from "./hub.ts";
+import type { ServerEventData, ServerEventName } from "./protocol/server_events.ts";
 
 export interface EmitOptions {
   /** Skip this socket (usually the sender, who gets an ack instead). */
@@ -28,22 +34,45 @@ export function naming(user: { userId: string; role: string }): EmitOptions {
 }
 
 export interface Emitter {
-  emitToUser(userId: string, event: string, data: unknown, opts?: EmitOptions): void;
-  emitToRoom(roomId: string, event: string, data: unknown, opts?: EmitOptions): void;
-  broadcast(event: string, data: unknown): void;
+  emitToUser<E extends ServerEventName>(
+    userId: string,
+    event: E,
+    data: ServerEventData<E>,
+    opts?: EmitOptions,
+  ): void;
+  emitToRoom<E extends ServerEventName>(
+    roomId: string,
+    event: E,
+    data: ServerEventData<E>,
+    opts?: EmitOptions,
+  ): void;
   /** Several targets at once; a socket matching more than one gets the event once. */
-  emit(to: Target, event: string, data: unknown, opts?: EmitOptions): void;
+  emit<E extends ServerEventName>(
+    to: Target,
+    event: E,
+    data: ServerEventData<E>,
+    opts?: EmitOptions,
+  ): void;
+  /**
+   * An event outside the protocol's vocabulary, or one whose payload the
+   * caller vouches for (the seed's module functions in api.ts, the HTTP emit
+   * API, which refuses the protocol's names).
+   */
+  emitAny(to: Target, event: string, data: unknown, opts?: EmitOptions): void;
+  /** To every socket: `system:*` broadcasts. */
+  broadcast(event: string, data: unknown): void;
 }
 
 export function createEmitter(bus: Bus, newId: () => string): Emitter {
-  const emit = (to: Target, event: string, data: unknown, opts: EmitOptions = {}) => {
+  const emitAny = (to: Target, event: string, data: unknown, opts: EmitOptions = {}) => {
     const d: Delivery = { id: newId(), event, data, to, ...opts };
     bus.publish(d);
   };
   return {
-    emit,
-    emitToUser: (userId, event, data, opts) => emit({ users: [userId] }, event, data, opts),
-    emitToRoom: (roomId, event, data, opts) => emit({ rooms: [roomId] }, event, data, opts),
-    broadcast: (event, data) => emit({ all: true }, event, data),
+    emit: emitAny,
+    emitAny,
+    emitToUser: (userId, event, data, opts) => emitAny({ users: [userId] }, event, data, opts),
+    emitToRoom: (roomId, event, data, opts) => emitAny({ rooms: [roomId] }, event, data, opts),
+    broadcast: (event, data) => emitAny({ all: true }, event, data),
   };
 }

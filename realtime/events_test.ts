@@ -25,7 +25,7 @@ function context(): HandlerContext {
       kv: undefined as unknown as Deno.Kv,
       clock: new FakeClock(),
       log: memoryLogger(),
-      emitter: { emit() {}, emitToUser() {}, emitToRoom() {}, broadcast() {} },
+      emitter: { emit() {}, emitAny() {}, emitToUser() {}, emitToRoom() {}, broadcast() {} },
       newId: () => "id",
       presence: undefined as unknown as Services["presence"],
       notifyUser: () => Promise.reject(new Error("not used here")),

@@ -5,6 +5,7 @@
  * any isolate, and to sockets that joined `notifications:<userId>`.
  */
 
+import type { ServerEventData } from "./protocol/server_events.ts";
 import type { Clock } from "../lib/clock.ts";
 import { createNotification, type Notification } from "../store/notifications.ts";
 import type { Emitter } from "./emit.ts";
@@ -31,7 +32,7 @@ export type NotifyUser = (
 ) => Promise<Notification>;
 
 /** The wire form of a notification: `{id, title, message, type?, data?, createdAt, readAt?}`. */
-export function notificationView(n: Notification): Record<string, unknown> {
+export function notificationView(n: Notification): ServerEventData<"notification:new"> {
   const { userId: _user, ...view } = n;
   return view;
 }

@@ -13,6 +13,7 @@
  * live isolate (every TTL/3).
  */
 
+import type { ServerEventData } from "./protocol/server_events.ts";
 import type { Clock } from "../lib/clock.ts";
 import type { Logger } from "../lib/log.ts";
 import { Background } from "../lib/background.ts";
@@ -183,7 +184,7 @@ export class PresenceService {
 }
 
 function announce(emitter: Emitter, userId: string, state: PresenceState): void {
-  const data: Record<string, unknown> = { userId, status: state.status };
+  const data: ServerEventData<"presence:changed"> = { userId, status: state.status };
   if (state.customStatus) data.customStatus = state.customStatus;
   emitter.emitToRoom(presenceRoom(userId), "presence:changed", data);
 }

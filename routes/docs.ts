@@ -11,6 +11,7 @@ import { Hono } from "hono";
 import { CLOSE_CODES, SERVER_EVENTS } from "../static/protocol.js";
 import { z } from "zod";
 import type { EventMap } from "../realtime/events.ts";
+import { serverEventJsonSchemas } from "../realtime/protocol/server_events.ts";
 import { ERROR_CODES } from "../lib/errors.ts";
 import type { AppEnv } from "./context.ts";
 
@@ -84,6 +85,8 @@ export function docsRoutes(events: EventMap): Hono<AppEnv> {
     ),
     closeCodesDetail: CLOSE_CODES,
     serverEvents: SERVER_EVENTS,
+    /** The payload of each server event, as JSON Schema, from the protocol vocabulary. */
+    serverEventSchemas: serverEventJsonSchemas(),
   };
   let protocol: Promise<string | null> | undefined;
   const app = new Hono<AppEnv>();

@@ -40,6 +40,16 @@ export const LIVE_STATES: readonly CallStatus[] = [
 export const RINGING_STATES: readonly CallStatus[] = ["initiating", "ringing"];
 export const CONNECTED_STATES: readonly CallStatus[] = ["accepted", "in_progress"];
 
+/** Why a call ended, as `call:ended` reports it (docs/PROTOCOL.md §5.15.12). */
+export type EndReason =
+  | "answered_elsewhere"
+  | "rejected"
+  | "cancelled"
+  | "declined"
+  | "hangup"
+  | "missed"
+  | "connection_lost";
+
 export interface Call {
   id: string;
   callerId: string;
@@ -57,7 +67,7 @@ export interface Call {
   connectedAt?: string;
   endedAt?: string;
   endedBy?: string;
-  endReason?: string;
+  endReason?: EndReason;
   /** Seconds from accept to end; 0 if never accepted. */
   duration?: number;
 }

@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { startServer, type TestServer, type WsClient } from "./harness.ts";
 import { type RealtimeClient, SioClient } from "./sio_client.ts";
 import { createUser } from "../store/users.ts";
+import { checkServerEvent, isServerEventName } from "../realtime/protocol/server_events.ts";
 
 type Connect = (email: string) => Promise<RealtimeClient>;
 type Scenario = (srv: TestServer, connect: Connect) => Promise<unknown[]>;
@@ -24,6 +25,27 @@ function native(ws: WsClient): RealtimeClient {
     pending: (name) => ws.pending(name),
     sync: () => ws.sync(),
     close: () => ws.close(),
+  };
+}
+
+/** Every event a scenario awaits must match its payload schema in the protocol vocabulary. */
+function validated(client: RealtimeClient): RealtimeClient {
+  return {
+    ...client,
+    protocol: client.protocol,
+    async event(name, ms) {
+      const data = await client.event(name, ms);
+      if (isServerEventName(name)) {
+        const check = checkServerEvent(name, data);
+        assert.ok(check.ok, `${name} over ${client.protocol}: ${JSON.stringify(check)}`);
+      }
+      return data;
+    },
+    request: (event, data, ms) => client.request(event, data, ms),
+    emit: (event, data) => client.emit(event, data),
+    pending: (name) => client.pending(name),
+    sync: () => client.sync(),
+    close: () => client.close(),
   };
 }
 
@@ -169,7 +191,7 @@ async function run(scenario: Scenario, mode: Mode): Promise<unknown[]> {
         ? await SioClient.connect(srv.url, await srv.login(email), ["websocket"])
         : native(await srv.connect(email));
       opened.push(client);
-      return client;
+      return validated(client);
     };
     return normalize(await scenario(srv, connect)) as unknown[];
   } finally {

@@ -373,8 +373,48 @@ Deno.test("GET /api/docs lists both realtime endpoints with their frames", async
     assert.equal(docs.realtime.native.path, "/ws");
     assert.equal(docs.realtime.socketio.path, "/socket.io/");
     assert.deepEqual(docs.realtime.socketio.transports, ["polling", "websocket"]);
+    assert.deepEqual(Object.keys(docs.serverEventSchemas).sort(), [...docs.serverEvents].sort());
+    assert.equal(docs.serverEventSchemas["call:ended"].type, "object");
     const paths = docs.endpoints.map((e: { path: string }) => e.path);
     assert.ok(paths.includes("/ws") && paths.includes("/socket.io/"), JSON.stringify(paths));
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("socket.io: an Authorization header authenticates a CONNECT without a token; a sid only works from the address that opened it", async () => {
+  const srv = await startServer({ env: { TRUSTED_PROXIES: "127.0.0.1" } });
+  try {
+    const token = await srv.login("doctor@example.com");
+    const from = (ip: string) => ({ "x-forwarded-for": ip });
+    const handshake = await get(srv, "transport=polling", {
+      ...from("203.0.113.7"),
+      authorization: `Bearer ${token}`,
+    });
+    assert.equal(handshake.status, 200);
+    const sid = JSON.parse(handshake.body.slice(1)).sid;
+    const q = `transport=polling&sid=${sid}`;
+    // Someone else holding the sid (a proxy log, a shared link) cannot use it.
+    const stolen = await get(srv, q, from("198.51.100.9"));
+    assert.equal(stolen.status, 400);
+    assert.equal(JSON.parse(stolen.body).code, 1);
+    const res = await fetch(`${srv.url}/socket.io/?EIO=4&${q}`, {
+      method: "POST",
+      headers: { ...from("203.0.113.7"), "content-type": "text/plain;charset=UTF-8" },
+      body: "40",
+    });
+    assert.equal(await res.text(), "ok");
+    const seen: string[] = [];
+    while (!seen.some((p) => p.startsWith('42["connected"'))) {
+      const r = await within(get(srv, q, from("203.0.113.7")), 5000, "poll");
+      seen.push(...r.body.split(SEP));
+    }
+    const connected = JSON.parse(seen.find((p) => p.startsWith('42["connected"'))!.slice(2));
+    assert.equal(connected[1].userId, "doctor-1");
+    // A bad header is refused before any session exists, with the seed's message.
+    const bad = await get(srv, "transport=polling", { authorization: "Bearer nope" });
+    assert.equal(bad.status, 401);
+    assert.equal(JSON.parse(bad.body).error, "Authentication error: Invalid token");
   } finally {
     await srv.close();
   }

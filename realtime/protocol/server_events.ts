@@ -277,12 +277,15 @@ export function isServerEventName(name: string): name is ServerEventName {
   return Object.hasOwn(SERVER_EVENT_SCHEMAS, name);
 }
 
-/** Every payload schema as JSON Schema (what the server sends), keyed by event name. */
+/**
+ * Every payload schema as JSON Schema, keyed by event name. Written in zod's
+ * "input" mode, which (unlike "output") leaves objects open to fields added later.
+ */
 export function serverEventJsonSchemas(): Record<string, unknown> {
   return Object.fromEntries(
     Object.entries(SERVER_EVENT_SCHEMAS).map((
       [name, schema],
-    ) => [name, z.toJSONSchema(schema, { unrepresentable: "any", io: "output" })]),
+    ) => [name, z.toJSONSchema(schema, { unrepresentable: "any", io: "input" })]),
   );
 }
 

@@ -404,6 +404,7 @@ Deno.test("server events: serverEventJsonSchemas gives an object schema per even
     const s = schema as { type?: unknown; properties?: Record<string, unknown> };
     assert.equal(s.type, "object", event);
     assert.ok(s.properties && Object.keys(s.properties).length > 0, event);
+    assert.notEqual((s as { additionalProperties?: unknown }).additionalProperties, false, event);
   }
   const ended = schemas["call:ended"] as { required: string[] };
   assert.deepEqual([...ended.required].sort(), ["callId", "duration", "reason"]);

@@ -110,7 +110,10 @@ export function decodePacket(text: string): Decoded {
     }
   }
   if (type === CONNECT) {
-    if (payload !== undefined && (payload === null || typeof payload !== "object")) {
+    if (
+      payload !== undefined &&
+      (payload === null || typeof payload !== "object" || Array.isArray(payload))
+    ) {
       return { ok: false, error: invalid("The CONNECT payload (auth) must be an object") };
     }
     return { ok: true, frame: { event: "auth", data: payload, id: undefined } };
@@ -168,7 +171,10 @@ export const socketIoCodec: Codec = {
   // An Engine.IO close carries no code: say why in an `error` event, and end with a DISCONNECT
   // when reconnecting cannot help (socket.io-client then stays disconnected: "io server
   // disconnect"). Otherwise the transport just closes and the client reconnects with its backoff.
+  // Its closes for abuse (1008, 1009) name INVALID_PAYLOAD: the client sent what made them.
   closing(code, reason) {
+    // A shutdown or a slow-consumer close is not the client's doing: it just reconnects.
+    if (code === CLOSE.goingAway || code === CLOSE.slowConsumer) return [];
     const notice = encodeSioEvent("error", {
       success: false,
       code: closeErrorCode(code, reason),
