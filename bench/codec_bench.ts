@@ -2,6 +2,7 @@
  * Micro-benchmarks of the wire codec (realtime/protocol/native.ts): what every
  * frame in and out costs. Run with `deno task bench:micro`.
  */
+import { MESSAGE } from "./fixtures.ts";
 import { decodeFrame, encodeAck, encodeEvent } from "../realtime/protocol/native.ts";
 
 const send = JSON.stringify({
@@ -9,17 +10,7 @@ const send = JSON.stringify({
   data: { visitId: "visit-123", message: "x".repeat(100), clientMessageId: "c-1-1" },
   id: 42,
 });
-const message = {
-  id: "msg_01JD0000000000000000000000",
-  roomId: "visit:visit-123",
-  seq: 1234,
-  senderId: "doctor-1",
-  visitId: "visit-123",
-  message: "x".repeat(100),
-  timestamp: "2026-12-01T00:00:00.000Z",
-  status: "sent",
-  clientMessageId: "c-1-1",
-};
+const message = MESSAGE;
 
 Deno.bench("decodeFrame: a 100-byte message:send", { group: "codec", baseline: true }, () => {
   decodeFrame(send);

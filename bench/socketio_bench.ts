@@ -4,6 +4,7 @@
  * to the same fake sockets, so the difference is the codec and the Engine.IO
  * transport. Run with `deno task bench:micro`.
  */
+import { MESSAGE } from "./fixtures.ts";
 import { Connection, Hub } from "../realtime/hub.ts";
 import { EngineServer } from "../realtime/engine_io.ts";
 import { decodeFrame, nativeCodec } from "../realtime/protocol/native.ts";
@@ -11,17 +12,7 @@ import { decodePacket, socketIoCodec } from "../realtime/protocol/socketio.ts";
 import type { Codec } from "../realtime/protocol/codec.ts";
 import { type Transport, webSocketTransport } from "../realtime/transport.ts";
 
-const message = {
-  id: "msg_01JD0000000000000000000000",
-  roomId: "visit:visit-123",
-  seq: 1234,
-  senderId: "doctor-1",
-  visitId: "visit-123",
-  message: "x".repeat(100),
-  timestamp: "2026-12-01T00:00:00.000Z",
-  status: "sent",
-  clientMessageId: "c-1-1",
-};
+const message = MESSAGE;
 const data = { visitId: "visit-123", message: "x".repeat(100), clientMessageId: "c-1-1" };
 const nativeSend = JSON.stringify({ event: "message:send", data, id: 42 });
 const sioSend = `242${JSON.stringify(["message:send", data])}`;

@@ -10,7 +10,6 @@
 import assert from "node:assert/strict";
 import { startServer, type TestServer, type WsClient } from "./harness.ts";
 import { type RealtimeClient, SioClient } from "./sio_client.ts";
-import { createUser } from "../store/users.ts";
 import { checkServerEvent, isServerEventName } from "../realtime/protocol/server_events.ts";
 
 type Connect = (email: string) => Promise<RealtimeClient>;
@@ -118,14 +117,7 @@ const presence: Scenario = async (_srv, connect) => {
 
 const notifications: Scenario = async (srv, connect) => {
   const t: unknown[] = [];
-  await createUser(srv.kv, {
-    id: "service-1",
-    email: "service@clinic.test",
-    name: "Service",
-    role: "service",
-    password: "service-password-123",
-  }, new Date());
-  const token = await srv.login("service@clinic.test", "service-password-123");
+  const token = await srv.login(await srv.addUser("service-1", "service"));
   const phone = await connect("patient@example.com");
   const laptop = await connect("patient@example.com");
   const res = await fetch(`${srv.url}/api/v1/notifications`, {

@@ -12,7 +12,6 @@ import type { Socket } from "socket.io-client";
 import { io } from "socket.io-client";
 import { startServer, TEST_SECRET, type TestServer, within } from "./harness.ts";
 import { SioClient, type Transports } from "./sio_client.ts";
-import { createUser } from "../store/users.ts";
 
 /**
  * socket.io-client's Node polling transport (xmlhttprequest-ssl) reports an
@@ -55,17 +54,6 @@ async function closeAll(...sockets: Socket[]) {
     s.close();
     return within(gone, 5000, "close");
   }));
-}
-
-async function serviceToken(srv: TestServer): Promise<string> {
-  await createUser(srv.kv, {
-    id: "service-1",
-    email: "service@clinic.test",
-    name: "Service",
-    role: "service",
-    password: "service-password-123",
-  }, new Date());
-  return await srv.login("service@clinic.test", "service-password-123");
 }
 
 for (const { name, transports } of ORDERS) {
@@ -182,7 +170,7 @@ for (const { name, transports } of ORDERS) {
         method: "POST",
         headers: {
           "content-type": "application/json",
-          authorization: `Bearer ${await serviceToken(srv)}`,
+          authorization: `Bearer ${await srv.login(await srv.addUser("service-1", "service"))}`,
         },
         body: JSON.stringify({
           userId: "patient-1",
