@@ -135,14 +135,13 @@ export class Session implements TransportSink {
     preAuth?: TokenUser,
     peer: PeerInfo = {},
     codec: Codec = nativeCodec,
-    id?: string,
   ) {
     this.#transport = transport;
     this.#preAuth = preAuth;
     this.#codec = codec;
     this.#deps = deps;
     this.#peer = peer;
-    this.id = id ?? deps.services.newId();
+    this.id = deps.services.newId();
     const { clock } = deps.services;
     this.#errors = new WindowCounter(MAX_ERRORS, WINDOW_MS, clock);
     this.#limited = new WindowCounter(MAX_LIMITED, WINDOW_MS, clock);
