@@ -18,7 +18,8 @@ import { createTokenService } from "./lib/tokens.ts";
 import { WindowCounter } from "./lib/rate_limit.ts";
 import { parseCidr } from "./lib/client_ip.ts";
 import { ulidFactory } from "./lib/ulid.ts";
-import { type Bus, ChannelBus, LocalBus } from "./realtime/bus.ts";
+import type { Bus } from "./realtime/bus.ts";
+import { KvBus } from "./realtime/kv_bus.ts";
 import { createEmitter, type Emitter } from "./realtime/emit.ts";
 import { type EventMap, mergeTables } from "./realtime/events.ts";
 import { installRealtimeApi, type RealtimeApi } from "./realtime/api.ts";
@@ -73,7 +74,10 @@ export interface AppDeps {
   log?: Logger;
   /** Defaults to a batching writer on `kv`. */
   audit?: AuditWriter;
-  /** Defaults to a BroadcastChannel bus (reaches this process's other isolates). */
+  /**
+   * Defaults to the KV bus (realtime/kv_bus.ts): other processes and instances
+   * on the same KV, plus this process's other isolates over BroadcastChannel.
+   */
   bus?: (deliver: Hub["deliver"]) => Bus;
 }
 
@@ -118,7 +122,19 @@ export async function createApp(deps: AppDeps): Promise<App> {
     clock,
   });
   const hub = new Hub();
-  const bus = (deps.bus ?? ((deliver) => new ChannelBus(deliver)))((d) => hub.deliver(d));
+  // By default the KV bus: events reach other processes and instances on the same KV, and the
+  // isolates of this process over BroadcastChannel too (BROADCAST_CHANNEL).
+  const bus = (deps.bus ?? ((deliver) =>
+    new KvBus(deliver, {
+      kv,
+      pid: newId(),
+      log,
+      clock,
+      pollMs: config.busPollMs,
+      broadcastChannel: config.broadcastChannel,
+      localSockets: (ids) => ids.every((id) => hub.has(id)),
+    })))((d) => hub.deliver(d));
+  await bus.start?.();
   const emitter = createEmitter(bus, newId);
   // Presence entries and topic memberships live as long as this isolate's sockets keep beating.
   const liveness = {
@@ -335,7 +351,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       engine.closeAll(1001, "Server shutting down");
       await stopped;
       await audit.close();
-      bus.close();
+      await bus.close();
     },
   };
 }
@@ -357,9 +373,9 @@ export function configOrExit(): Config {
 export async function serve(config: Config): Promise<void> {
   const log = createLogger(config.logLevel);
   const kv = await openKv(config.kvPath);
-  // One isolate: no other isolate of this process to post to, so no BroadcastChannel (serve.ts,
-  // one app per isolate, keeps the default).
-  const app = await createApp({ kv, config, log, bus: (deliver) => new LocalBus(deliver) });
+  // One isolate: the KV bus reaches other processes; no BroadcastChannel, as there is no sibling
+  // isolate to post to (serve.ts, one app per isolate, keeps BROADCAST_CHANNEL).
+  const app = await createApp({ kv, config: { ...config, broadcastChannel: false }, log });
   const ac = new AbortController();
   const server = Deno.serve({
     port: config.port,

@@ -66,7 +66,10 @@ const intIn = (min: number, max: number) =>
 const schema = z.object({
   PORT: intIn(0, 65535).default(8080),
   HOST: z.string().min(1).default("0.0.0.0"),
-  KV_PATH: z.string().min(1).default("./data/realtime.kv"),
+  KV_PATH: z.string().min(1).optional(),
+  KV_URL: z.url({ protocol: /^https?$/ }).optional(),
+  BROADCAST_CHANNEL: bool.default(true),
+  BUS_POLL_MS: intIn(20, 5000).default(250),
   JWT_SECRET: z.string().optional(),
   JWT_ISSUER: z.string().min(1).default("telehealth-realtime"),
   JWT_AUDIENCE: z.string().min(1).default("telehealth-realtime"),
@@ -102,7 +105,7 @@ const schema = z.object({
   CALL_RING_TIMEOUT_MS: intIn(100, 600_000).default(30_000),
   CALL_GRACE_MS: intIn(100, 600_000).default(15_000),
   SCHEDULER: z.enum(["auto", "queue", "deadline"]).default("auto"),
-  // Set by Deno Deploy; only read to pick the scheduler.
+  // Set by Deno Deploy; read to pick the platform's KV and the scheduler.
   DENO_DEPLOYMENT_ID: z.string().optional(),
 });
 
@@ -127,7 +130,17 @@ function secretProblems(env: Record<string, string>): string[] {
 export interface Config {
   port: number;
   host: string;
-  kvPath: string;
+  /**
+   * Where KV lives: a local file, `:memory:`, or a KV Connect URL (`KV_URL`);
+   * undefined on Deno Deploy without KV_PATH: the platform's KV, `Deno.openKv()`.
+   */
+  kvPath: string | undefined;
+  /** Whether the isolates of one process also exchange events over BroadcastChannel. */
+  broadcastChannel: boolean;
+  /** How often the KV bus polls other processes' log heads (besides watching them). */
+  busPollMs: number;
+  /** Running on Deno Deploy (DENO_DEPLOYMENT_ID is set). */
+  onDeploy: boolean;
   jwtSecret?: string;
   jwtIssuer: string;
   jwtAudience: string;
@@ -206,7 +219,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   return {
     port: v.PORT,
     host: v.HOST,
-    kvPath: v.KV_PATH,
+    kvPath: v.KV_URL ?? v.KV_PATH ??
+      (v.DENO_DEPLOYMENT_ID === undefined ? "./data/realtime.kv" : undefined),
+    broadcastChannel: v.BROADCAST_CHANNEL,
+    busPollMs: v.BUS_POLL_MS,
+    onDeploy: v.DENO_DEPLOYMENT_ID !== undefined,
     jwtSecret: v.JWT_SECRET,
     jwtIssuer: v.JWT_ISSUER,
     jwtAudience: v.JWT_AUDIENCE,

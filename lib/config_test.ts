@@ -29,6 +29,9 @@ Deno.test("loadConfig: defaults when only JWT_SECRET is set", () => {
       port: 8080,
       host: "0.0.0.0",
       kvPath: "./data/realtime.kv",
+      broadcastChannel: true,
+      busPollMs: 250,
+      onDeploy: false,
       jwtSecret: SECRET,
       jwtIssuer: "telehealth-realtime",
       jwtAudience: "telehealth-realtime",
@@ -94,6 +97,8 @@ Deno.test("loadConfig: every variable is read", () => {
     CALL_RING_TIMEOUT_MS: "5000",
     CALL_GRACE_MS: "2000",
     SCHEDULER: "deadline",
+    BROADCAST_CHANNEL: "false",
+    BUS_POLL_MS: "100",
     SOCKETIO_PING_INTERVAL_MS: "1000",
     SOCKETIO_PING_TIMEOUT_MS: "500",
     UNRELATED: "ignored",
@@ -102,6 +107,9 @@ Deno.test("loadConfig: every variable is read", () => {
     port: 9000,
     host: "127.0.0.1",
     kvPath: ":memory:",
+    broadcastChannel: false,
+    busPollMs: 100,
+    onDeploy: false,
     jwtSecret: SECRET,
     jwtIssuer: "iss",
     jwtAudience: "aud",
@@ -267,4 +275,25 @@ Deno.test("loadConfig: every problem is reported at once, the secret rule includ
   assert.ok(found.some((p) => p.startsWith("PORT:")));
   assert.ok(found.some((p) => p.startsWith("LOG_LEVEL:")));
   assert.ok(found.some((p) => p.startsWith("JWT_SECRET: required")));
+});
+
+Deno.test("loadConfig: on Deno Deploy without KV_PATH, the platform's KV and the deadline scheduler", () => {
+  const deploy = loadConfig({ JWT_SECRET: SECRET, DENO_DEPLOYMENT_ID: "abc123" });
+  assert.equal(deploy.kvPath, undefined, "Deno.openKv() with no path: the platform's KV");
+  assert.equal(deploy.onDeploy, true);
+  assert.equal(deploy.scheduler, "deadline", "no KV queues on Deploy");
+  // An explicit KV_PATH or KV_URL still wins there; KV_URL wins everywhere.
+  assert.equal(
+    loadConfig({ JWT_SECRET: SECRET, DENO_DEPLOYMENT_ID: "a", KV_PATH: "./x.kv" }).kvPath,
+    "./x.kv",
+  );
+  const connect = loadConfig({
+    JWT_SECRET: SECRET,
+    KV_PATH: "./ignored.kv",
+    KV_URL: "http://kv.internal:4512",
+  });
+  assert.equal(connect.kvPath, "http://kv.internal:4512");
+  assert.equal(connect.onDeploy, false);
+  assert.equal(connect.scheduler, "queue");
+  assert.throws(() => loadConfig({ JWT_SECRET: SECRET, KV_URL: "ftp://x" }), /KV_URL/);
 });

@@ -156,6 +156,11 @@ export function roomAudience(grant: Grant): string[] {
   return [];
 }
 
+/** Who hears of the room's messages: its subscribed sockets and every user with access. */
+export function audienceOf(grant: Grant): { rooms: string[]; users: string[] } {
+  return { rooms: [grant.room.id], users: roomAudience(grant) };
+}
+
 /**
  * Direct chats: both users must exist and be enabled; a patient may chat only
  * with a clinician they share a visit with (never with another patient).

@@ -6,15 +6,19 @@
  * and posts it to the other isolates of this process, which hand it to theirs.
  *
  * Receivers drop deliveries whose id they have seen, so a second transport
- * (KV watch on room heads, for isolates in other processes) can carry the
- * same events without duplicates.
+ * (the KV bus of realtime/kv_bus.ts, for other processes) can carry the same
+ * events without duplicates.
  */
 
 import type { Delivery } from "./hub.ts";
 
 export interface Bus {
   publish(d: Delivery): void;
-  close(): void;
+  /** Starts following other isolates or processes (the KV bus). */
+  start?(): Promise<void>;
+  /** Resolves once what was published so far is durable for other processes (the KV bus). */
+  settled?(): Promise<void>;
+  close(): void | Promise<void>;
 }
 
 type Sink = (d: Delivery) => void;

@@ -15,6 +15,11 @@ import type { Delivery, Target } from "./hub.ts";
 import type { ServerEventData, ServerEventName } from "./protocol/server_events.ts";
 
 export interface EmitOptions {
+  /**
+   * The delivery's id, when the event has a natural one that every path gives
+   * it alike (`m:<roomId>:<seq>` for `message:new`); a fresh one otherwise.
+   */
+  id?: string;
   /** Skip this socket (usually the sender, who gets an ack instead). */
   exceptSocket?: string;
   /** Skip every socket of this user (typing indicators are not echoed to the typist). */
@@ -22,6 +27,8 @@ export interface EmitOptions {
   /** Patients other than this user do not get it (see {@linkcode Delivery.patientsExcept}). */
   patientsExcept?: string;
   ephemeral?: boolean;
+  /** See {@linkcode Delivery.logged}. */
+  logged?: boolean;
 }
 
 /**
@@ -61,18 +68,27 @@ export interface Emitter {
   emitAny(to: Target, event: string, data: unknown, opts?: EmitOptions): void;
   /** To every socket: `system:*` broadcasts. */
   broadcast(event: string, data: unknown): void;
+  /**
+   * Resolves once everything emitted so far has left this process for good
+   * (is committed to the KV bus's log), so a client told "done" after it will
+   * be heard by other processes even if this one dies.
+   */
+  settled(): Promise<void>;
 }
 
 export function createEmitter(bus: Bus, newId: () => string): Emitter {
   const emitAny = (to: Target, event: string, data: unknown, opts: EmitOptions = {}) => {
-    const d: Delivery = { id: newId(), event, data, to, ...opts };
+    const { id, ...rest } = opts;
+    const d: Delivery = { id: id ?? newId(), event, data, to, ...rest };
     bus.publish(d);
   };
+  const settled = () => bus.settled?.() ?? Promise.resolve();
   return {
     emit: emitAny,
     emitAny,
     emitToUser: (userId, event, data, opts) => emitAny({ users: [userId] }, event, data, opts),
     emitToRoom: (roomId, event, data, opts) => emitAny({ rooms: [roomId] }, event, data, opts),
     broadcast: (event, data) => emitAny({ all: true }, event, data),
+    settled,
   };
 }

@@ -37,6 +37,11 @@ export interface Delivery {
   patientsExcept?: string;
   /** Typing and the like: dropped for slow consumers rather than queued. */
   ephemeral?: boolean;
+  /**
+   * Already in this process's bus log, committed with its fact (a stored
+   * message's `message:new`): the KV bus does not log it again.
+   */
+  logged?: boolean;
 }
 
 /** Buffered bytes above which ephemeral events are dropped for a socket. */
@@ -143,6 +148,11 @@ export class Hub {
   /** Every live connection of this isolate. */
   connections(): Iterable<Connection> {
     return this.#byId.values();
+  }
+
+  /** Whether the socket is one of this isolate's. */
+  has(socketId: string): boolean {
+    return this.#byId.has(socketId);
   }
 
   /** How many of this isolate's sockets belong to the user. */

@@ -17,6 +17,7 @@
  * Keys are those of store/messages.ts.
  */
 
+import { addToLog, type Announce, type LogEntry } from "./bus_log.ts";
 import { AppError } from "../lib/errors.ts";
 import { backoff } from "./serial.ts";
 import { assertStorable, KV_MAX_VALUE_BYTES, kvValueSize } from "./value_size.ts";
@@ -76,6 +77,8 @@ export const DEFAULT_QUEUE_LIMITS: QueueLimits = { max: 4000, maxWaitMs: 2000 };
 
 interface Pending {
   input: NewMessage;
+  /** Who hears of it: its `message:new` goes into the bus log in the same commit. */
+  announce?: Announce;
   /** When it was queued (performance.now()). */
   at: number;
   guard?: Guard;
@@ -110,6 +113,32 @@ async function getAll<T>(kv: Deno.Kv, keys: Deno.KvKey[]): Promise<Deno.KvEntryM
   return (await Promise.all(chunks)).flat() as Deno.KvEntryMaybe<T>[];
 }
 
+/** A message's data is copied into its log entry up to this size; larger, the entry refers to it. */
+const LOG_INLINE_BYTES = 8 * 1024;
+const LOG_ENTRY_OVERHEAD = 400;
+const logBytes = (size: number) => (size <= LOG_INLINE_BYTES ? size : 0) + LOG_ENTRY_OVERHEAD;
+
+/** The `message:new` log entries of the messages about to be committed (those with an audience). */
+function logEntries(built: { p: Pending; message: Message }[]): LogEntry[] {
+  const out: LogEntry[] = [];
+  for (const { p, message } of built) {
+    if (!p.announce) continue;
+    const at = p.now.getTime();
+    const inline = p.size <= LOG_INLINE_BYTES;
+    out.push({
+      d: {
+        ...p.announce,
+        id: `m:${message.roomId}:${message.seq}`,
+        event: "message:new",
+        data: inline ? message : null,
+      },
+      at,
+      ...(inline ? {} : { ref: { roomId: message.roomId, seq: message.seq } }),
+    });
+  }
+  return out;
+}
+
 /**
  * Queues sends and commits them in batches. Offered more than KV can commit,
  * it sheds instead of queueing without end: a send that finds the queue full,
@@ -141,15 +170,32 @@ export class MessageBatcher {
     this.#now = now;
   }
 
+  #log?: { pid: string; next: number };
+
+  /**
+   * Writes each stored message's `message:new` (for its `announce` audience)
+   * to stream `m` of `pid`'s bus log, in the same commit as the message
+   * (store/bus_log.ts). Undefined stops it.
+   */
+  logTo(pid: string | undefined): void {
+    this.#log = pid === undefined ? undefined : { pid, next: 1 };
+  }
+
+  /** The process whose bus log the batch writes to, if any. */
+  get loggingTo(): string | undefined {
+    return this.#log?.pid;
+  }
+
   /** Sends waiting for a batch. */
   get queued(): number {
     return this.#queue.length;
   }
 
   /** Queues a message for the next batch; settles once that batch is committed (or failed). */
-  append(input: NewMessage, opts: { id: string; now: Date; guard?: Guard }): Promise<
-    { message: Message; created: boolean }
-  > {
+  append(
+    input: NewMessage,
+    opts: { id: string; now: Date; guard?: Guard; announce?: Announce },
+  ): Promise<{ message: Message; created: boolean }> {
     const at = this.#now();
     const q = this.#queue;
     if (q.length >= this.limits.max || (q.length > 0 && at - q[0].at > this.limits.maxWaitMs)) {
@@ -166,6 +212,7 @@ export class MessageBatcher {
         guard,
         guardId,
         size,
+        announce: opts.announce,
         id: opts.id,
         now: opts.now,
         resolve,
@@ -215,7 +262,7 @@ export class MessageBatcher {
       if (n > 0 && (checks.size + fresh > BATCH_CHECKS || bytes + p.size > BATCH_BYTES)) break;
       checks.add(p.input.roomId);
       if (p.guardId !== undefined) checks.add(p.guardId);
-      bytes += p.size;
+      bytes += p.size + (this.#log && p.announce ? logBytes(p.size) : 0);
     }
     return this.#queue.splice(0, n);
   }
@@ -269,8 +316,12 @@ export class MessageBatcher {
       const guards = new Map<string, Guard>();
       for (const { p } of built) if (p.guard) guards.set(p.guardId!, p.guard);
       for (const g of guards.values()) op.check(g);
+      const log = this.#log;
+      const entries = log ? logEntries(built) : [];
+      if (log && entries.length > 0) addToLog(op, log.pid, "m", log.next, entries);
       const res = await op.commit();
       if (res.ok) {
+        if (log && entries.length > 0 && this.#log === log) log.next += entries.length;
         for (const [roomId, m] of last) this.#remember(roomId, m.seq, res.versionstamp);
         for (const { p, message } of built) p.resolve({ message, created: true });
         return;

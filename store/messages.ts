@@ -17,6 +17,7 @@
  * 100 KB once V8 stores its strings.
  */
 
+import type { Announce } from "./bus_log.ts";
 import { batcherFor, type Guard } from "./message_batch.ts";
 
 export interface Attachment {
@@ -69,7 +70,7 @@ export { CLIENT_MESSAGE_ID_TTL_MS } from "./message_batch.ts";
 export function appendMessage(
   kv: Deno.Kv,
   input: NewMessage,
-  opts: { id: string; now: Date; guard?: Guard },
+  opts: { id: string; now: Date; guard?: Guard; announce?: Announce },
 ): Promise<{ message: Message; created: boolean }> {
   return batcherFor(kv).append(input, opts);
 }

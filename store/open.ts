@@ -23,6 +23,7 @@
  */
 
 import { basename, dirname } from "node:path";
+import { retryWhenBusy } from "./busy_retry.ts";
 
 /** SQLite's companions of a database file: write-ahead log, shared memory, rollback journal. */
 const SIBLINGS = ["-wal", "-shm", "-journal"];
@@ -31,7 +32,12 @@ function isLocalFile(path: string): boolean {
   return path !== ":memory:" && !/^https?:\/\//.test(path);
 }
 
-export async function openKv(path: string): Promise<Deno.Kv> {
+/**
+ * Opens KV at `path`; without one, the platform's (Deno Deploy) or Deno's
+ * default. A URL is a KV Connect server (DENO_KV_ACCESS_TOKEN authenticates).
+ */
+export async function openKv(path: string | undefined): Promise<Deno.Kv> {
+  if (path === undefined) return await Deno.openKv();
   if (!isLocalFile(path)) return await Deno.openKv(path);
   if (Deno.build.os === "windows") {
     await Deno.mkdir(dirname(path), { recursive: true });
@@ -48,7 +54,9 @@ export async function openKv(path: string): Promise<Deno.Kv> {
     kv.close();
     throw err;
   }
-  return kv;
+  // A file may be shared by several processes or isolates: a write that meets another's lock
+  // is tried again (store/busy_retry.ts).
+  return retryWhenBusy(kv);
 }
 
 /** Creates the folder 0700, or tightens an existing one that holds only this store. */

@@ -15,12 +15,12 @@ import { StaleGuardError } from "../../store/message_batch.ts";
 import { markReadUpTo } from "../../store/receipts.ts";
 import { idSchema } from "../../store/ids.ts";
 import {
+  audienceOf,
   authorizeRoom,
   authorizeRoomCached,
   chatRoomId,
   type Grant,
   requireRoom,
-  roomAudience,
 } from "../access.ts";
 import { defineEvent, type HandlerContext } from "../events.ts";
 import { withReadStatus } from "../receipts.ts";
@@ -115,7 +115,13 @@ export const messageEvents = {
           attachments: input.attachments,
           metadata: input.metadata,
           clientMessageId: input.clientMessageId,
-        }, { id, now: new Date(clock.now()), guard: grant.guard });
+        }, {
+          id,
+          now: new Date(clock.now()),
+          guard: grant.guard,
+          // Its message:new goes into the bus log in the message's own commit (other processes).
+          announce: { to: audienceOf(grant), exceptSocket: ctx.socketId },
+        });
         return { grant, ...stored };
       };
       let sent;
@@ -133,8 +139,10 @@ export const messageEvents = {
       const { grant, message, created } = sent;
       const { room } = grant;
       if (created) {
-        emitter.emit({ rooms: [room.id], users: roomAudience(grant) }, "message:new", message, {
+        emitter.emit(audienceOf(grant), "message:new", message, {
           exceptSocket: ctx.socketId,
+          id: `m:${room.id}:${message.seq}`,
+          logged: true,
         });
         emitter.emit({ sockets: [ctx.socketId] }, "message:sent", message);
       }
@@ -196,7 +204,7 @@ export const messageEvents = {
         new Date(clock.now()),
       );
       if (changed) {
-        emitter.emit({ rooms: [grant.room.id], users: roomAudience(grant) }, "message:status", {
+        emitter.emit(audienceOf(grant), "message:status", {
           roomId: grant.room.id,
           userId: ctx.userId,
           seq: cursor.seq,
