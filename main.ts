@@ -18,7 +18,7 @@ import { createTokenService } from "./lib/tokens.ts";
 import { WindowCounter } from "./lib/rate_limit.ts";
 import { parseCidr } from "./lib/client_ip.ts";
 import { ulidFactory } from "./lib/ulid.ts";
-import type { Bus } from "./realtime/bus.ts";
+import { type Bus, ChannelBus, LocalBus } from "./realtime/bus.ts";
 import { KvBus } from "./realtime/kv_bus.ts";
 import { createEmitter, type Emitter } from "./realtime/emit.ts";
 import { type EventMap, mergeTables } from "./realtime/events.ts";
@@ -90,6 +90,8 @@ export interface App {
   presence: PresenceService;
   calls: CallService;
   scheduler: Scheduler;
+  /** How deliveries reach other isolates and processes (the KV bus unless a test injects one). */
+  bus: Bus;
   /** The audit writer (tests flush it before reading KV). */
   audit: AuditWriter;
   topics: TopicService;
@@ -124,16 +126,19 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const hub = new Hub();
   // By default the KV bus: events reach other processes and instances on the same KV, and the
   // isolates of this process over BroadcastChannel too (BROADCAST_CHANNEL).
-  const bus = (deps.bus ?? ((deliver) =>
-    new KvBus(deliver, {
-      kv,
-      pid: newId(),
-      log,
-      clock,
-      pollMs: config.busPollMs,
-      broadcastChannel: config.broadcastChannel,
-      localSockets: (ids) => ids.every((id) => hub.has(id)),
-    })))((d) => hub.deliver(d));
+  const bus: Bus = (deps.bus ??
+    ((deliver: Hub["deliver"]): Bus =>
+      !config.kvBus
+        ? (config.broadcastChannel ? new ChannelBus(deliver) : new LocalBus(deliver))
+        : new KvBus(deliver, {
+          kv,
+          pid: newId(),
+          log,
+          clock,
+          pollMs: config.busPollMs,
+          broadcastChannel: config.broadcastChannel,
+          localSockets: (ids) => ids.every((id) => hub.has(id)),
+        })))((d) => hub.deliver(d));
   await bus.start?.();
   const emitter = createEmitter(bus, newId);
   // Presence entries and topic memberships live as long as this isolate's sockets keep beating.
@@ -320,6 +325,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     presence,
     calls,
     scheduler,
+    bus,
     audit,
     topics,
     finished: scheduler.finished,
@@ -356,6 +362,25 @@ export async function createApp(deps: AppDeps): Promise<App> {
   };
 }
 
+/** What the configuration chose for where it runs, for the start-up log (no secrets). */
+export function runtimeChoices(config: Config) {
+  const kv = config.kvPath === undefined
+    ? "platform (Deno.openKv())"
+    : /^https?:\/\//.test(config.kvPath)
+    ? "KV Connect"
+    : config.kvPath === ":memory:"
+    ? "memory"
+    : "local file";
+  return {
+    kv,
+    deploy: config.onDeploy,
+    scheduler: config.scheduler,
+    bus: [config.kvBus && "kv", config.broadcastChannel && "broadcastchannel"].filter(Boolean)
+      .join(" + ") || "this isolate only",
+    busPollMs: config.busPollMs,
+  };
+}
+
 /** Loads config from the environment or exits with a message naming the bad variable. */
 export function configOrExit(): Config {
   try {
@@ -383,6 +408,7 @@ export async function serve(config: Config): Promise<void> {
     signal: ac.signal,
     onListen: ({ hostname, port }) => {
       log.info("server.listening", { url: `http://${hostname}:${port}`, demo: config.demoData });
+      log.info("server.runtime", runtimeChoices(config));
     },
   }, app.fetch);
   let forced: ReturnType<typeof setTimeout> | undefined;
@@ -397,8 +423,13 @@ export async function serve(config: Config): Promise<void> {
     }, SHUTDOWN_MAX_MS);
     app.shutdown().finally(() => ac.abort());
   };
-  Deno.addSignalListener("SIGINT", stop);
-  Deno.addSignalListener("SIGTERM", stop);
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    try {
+      Deno.addSignalListener(signal, stop);
+    } catch {
+      // A platform without signals (Deno Deploy stops isolates itself).
+    }
+  }
   await server.finished;
   kv.close();
   await app.finished;

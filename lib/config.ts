@@ -69,7 +69,8 @@ const schema = z.object({
   KV_PATH: z.string().min(1).optional(),
   KV_URL: z.url({ protocol: /^https?$/ }).optional(),
   BROADCAST_CHANNEL: bool.default(true),
-  BUS_POLL_MS: intIn(20, 5000).default(250),
+  KV_BUS: bool.default(true),
+  BUS_POLL_MS: intIn(20, 5000).optional(),
   JWT_SECRET: z.string().optional(),
   JWT_ISSUER: z.string().min(1).default("telehealth-realtime"),
   JWT_AUDIENCE: z.string().min(1).default("telehealth-realtime"),
@@ -137,6 +138,8 @@ export interface Config {
   kvPath: string | undefined;
   /** Whether the isolates of one process also exchange events over BroadcastChannel. */
   broadcastChannel: boolean;
+  /** Whether events reach other processes through KV (off: this process's isolates only). */
+  kvBus: boolean;
   /** How often the KV bus polls other processes' log heads (besides watching them). */
   busPollMs: number;
   /** Running on Deno Deploy (DENO_DEPLOYMENT_ID is set). */
@@ -222,7 +225,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     kvPath: v.KV_URL ?? v.KV_PATH ??
       (v.DENO_DEPLOYMENT_ID === undefined ? "./data/realtime.kv" : undefined),
     broadcastChannel: v.BROADCAST_CHANNEL,
-    busPollMs: v.BUS_POLL_MS,
+    kvBus: v.KV_BUS,
+    // On Deploy a watch sees every instance's writes: the poll is only a backstop there.
+    busPollMs: v.BUS_POLL_MS ?? (v.DENO_DEPLOYMENT_ID === undefined ? 250 : 1000),
     onDeploy: v.DENO_DEPLOYMENT_ID !== undefined,
     jwtSecret: v.JWT_SECRET,
     jwtIssuer: v.JWT_ISSUER,

@@ -36,17 +36,20 @@ function isLocalFile(path: string): boolean {
  * Opens KV at `path`; without one, the platform's (Deno Deploy) or Deno's
  * default. A URL is a KV Connect server (DENO_KV_ACCESS_TOKEN authenticates).
  */
-export async function openKv(path: string | undefined): Promise<Deno.Kv> {
-  if (path === undefined) return await Deno.openKv();
-  if (!isLocalFile(path)) return await Deno.openKv(path);
+export async function openKv(
+  path: string | undefined,
+  open: (path?: string) => Promise<Deno.Kv> = Deno.openKv,
+): Promise<Deno.Kv> {
+  if (path === undefined) return await open();
+  if (!isLocalFile(path)) return await open(path);
   if (Deno.build.os === "windows") {
     await Deno.mkdir(dirname(path), { recursive: true });
-    return await Deno.openKv(path);
+    return await open(path);
   }
   await prepareFolder(path);
   await createPrivate(path);
   await restrictFiles(path);
-  const kv = await Deno.openKv(path);
+  const kv = await open(path);
   try {
     // SQLite created -wal/-shm while opening; make their mode not depend on how it chose it.
     await restrictFiles(path);
