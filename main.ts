@@ -408,7 +408,7 @@ export async function serve(config: Config): Promise<void> {
     signal: ac.signal,
     onListen: ({ hostname, port }) => {
       log.info("server.listening", { url: `http://${hostname}:${port}`, demo: config.demoData });
-      log.info("server.runtime", runtimeChoices(config));
+      log.info("server.runtime", runtimeChoices({ ...config, broadcastChannel: false }));
     },
   }, app.fetch);
   let forced: ReturnType<typeof setTimeout> | undefined;

@@ -258,8 +258,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     auditRetentionDays: v.AUDIT_RETENTION_DAYS,
     callRingTimeoutMs: v.CALL_RING_TIMEOUT_MS,
     callGraceMs: v.CALL_GRACE_MS,
+    // KV queues exist on a local file; Deno Deploy and KV Connect servers have none.
     scheduler: v.SCHEDULER === "auto"
-      ? (v.DENO_DEPLOYMENT_ID === undefined ? "queue" : "deadline")
+      ? (v.DENO_DEPLOYMENT_ID === undefined && v.KV_URL === undefined ? "queue" : "deadline")
       : v.SCHEDULER,
   };
 }

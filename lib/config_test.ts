@@ -297,6 +297,6 @@ Deno.test("loadConfig: on Deno Deploy without KV_PATH, the platform's KV and the
   });
   assert.equal(connect.kvPath, "http://kv.internal:4512");
   assert.equal(connect.onDeploy, false);
-  assert.equal(connect.scheduler, "queue");
+  assert.equal(connect.scheduler, "deadline", "a KV Connect server has no queues");
   assert.throws(() => loadConfig({ JWT_SECRET: SECRET, KV_URL: "ftp://x" }), /KV_URL/);
 });

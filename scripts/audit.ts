@@ -1,6 +1,6 @@
 /**
  * @module
- * The audit trail from the command line, against the server's KV (KV_PATH):
+ * The audit trail from the command line, against the server's KV (KV_URL, else KV_PATH):
  *
  *   deno task audit export --from 2026-01-01 --to 2026-12-31 > audit.jsonl
  *   deno task audit purge            # apply AUDIT_RETENTION_DAYS now (the server does it hourly)
@@ -34,7 +34,10 @@ export function parseBound(value: string | undefined, end: boolean): number | un
 async function main(args: string[]): Promise<void> {
   const [command, ...rest] = args;
   if (command !== "export" && command !== "purge") fail(USAGE);
-  const kv = await openKv(Deno.env.get("KV_PATH") || "./data/realtime.kv");
+  // The server's rule: KV_URL (a KV Connect server) wins over KV_PATH.
+  const kv = await openKv(
+    Deno.env.get("KV_URL") || Deno.env.get("KV_PATH") || "./data/realtime.kv",
+  );
   try {
     if (command === "purge") {
       const days = Number(Deno.env.get("AUDIT_RETENTION_DAYS") || 2190);

@@ -1,7 +1,7 @@
 /**
  * @module
  * Account administration for self-hosted installs, against the same KV file
- * the server uses (KV_PATH). Stop the server or not: KV handles concurrent
+ * the server uses (KV_URL, else KV_PATH). Stop the server or not: KV handles concurrent
  * writers.
  *
  *   deno task users add --email dr.lee@clinic.example --name "Dr. Lee" --role doctor
@@ -84,7 +84,10 @@ async function readPassword(): Promise<string> {
 
 async function main(args: string[]): Promise<void> {
   const [command, ...rest] = args;
-  const kv = await openKv(Deno.env.get("KV_PATH") || "./data/realtime.kv");
+  // The server's rule: KV_URL (a KV Connect server) wins over KV_PATH.
+  const kv = await openKv(
+    Deno.env.get("KV_URL") || Deno.env.get("KV_PATH") || "./data/realtime.kv",
+  );
   try {
     if (command === "list") {
       for await (const u of listUsers(kv)) {

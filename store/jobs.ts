@@ -1,8 +1,9 @@
 /**
  * @module
  * Delayed jobs, stored two ways for the two schedulers:
- * - KV queues (`enqueue` with a delay, `listenQueue`) where the KV has them (local SQLite KV,
- *   self-hosted KV): durable, delivered at least once, in whichever isolate is listening.
+ * - KV queues (`enqueue` with a delay, `listenQueue`) where the KV has them (a local SQLite
+ *   file; not Deno Deploy, not a KV Connect server): durable, delivered at least once, in
+ *   whichever isolate is listening.
  * - Deadline records where it does not (the new Deno Deploy):
  *   `["jobs_due", dueAt, jobId]` -> {@linkcode Job}, listed by due time and deleted when done.
  */
