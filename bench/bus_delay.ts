@@ -38,7 +38,6 @@ try {
     BUS_POLL_MS: values.poll!,
     MESSAGE_BURST: "1000",
     MESSAGE_RATE_PER_S: "1000",
-    LOG_LEVEL: "warn",
   };
   a = await ServerProcess.start(env);
   b = await ServerProcess.start(env);

@@ -37,6 +37,7 @@ import {
   appendLog,
   listPeers,
   type LogEntry,
+  type MessageRef,
   PEER_TTL_MS,
   putPeer,
   readHeads,
@@ -380,6 +381,7 @@ export class KvBus implements Bus {
   }
 
   async #receiveEntry(entry: LogEntry): Promise<void> {
+    if (entry.messages) return await this.#receiveMessages(entry.messages);
     const { d } = entry;
     if (d.ephemeral && this.#clock.now() - entry.at > EPHEMERAL_MAX_AGE_MS) return;
     if (entry.ref) {
@@ -388,6 +390,39 @@ export class KvBus implements Bus {
       return this.#receive({ ...d, data: message });
     }
     this.#receive(d);
+  }
+
+  /**
+   * The messages one commit of another process stored: read from the store,
+   * one range per room, and delivered as their `message:new`.
+   */
+  async #receiveMessages(refs: MessageRef[]): Promise<void> {
+    const byRoom = new Map<string, MessageRef[]>();
+    for (const r of refs) {
+      let list = byRoom.get(r.roomId);
+      if (!list) byRoom.set(r.roomId, list = []);
+      list.push(r);
+    }
+    for (const [roomId, list] of byRoom) {
+      // A batch's messages in one room are consecutive: one range read.
+      const seqs = list.map((r) => r.seq);
+      const from = Math.min(...seqs);
+      const page = await listSince(this.#kv, roomId, {
+        since: from - 1,
+        limit: Math.max(...seqs) - from + 1,
+      });
+      const bySeq = new Map(page.messages.map((m) => [m.seq, m]));
+      for (const r of list) {
+        const message = bySeq.get(r.seq);
+        if (!message) continue;
+        this.#receive({
+          ...r.announce,
+          id: `m:${roomId}:${r.seq}`,
+          event: "message:new",
+          data: message,
+        });
+      }
+    }
   }
 
   /** A delivery from another isolate or process: once per id. */
@@ -412,6 +447,7 @@ export class KvBus implements Bus {
     }
     if (state && m.seq <= state.last) return;
     if (state && m.seq > state.last + 1) {
+      this.#log.debug("bus.gap", { roomId: m.roomId, last: state.last, seq: m.seq });
       state.waiting = [d];
       this.#fillGap(m.roomId, state, d).catch((err) =>
         this.#log.error("bus.gap_fill_failed", { roomId: m.roomId, error: String(err) })

@@ -112,7 +112,7 @@ Deno.test("KvBus: what only local sockets get, logged deliveries and lone epheme
     a.bus.publish({ id: "x3", event: "call:signal", data: {}, to: { sockets: ["s9"] } });
     await a.bus.settled();
     assert.deepEqual(
-      (await readLog(kv, "A", "o", 1, 10)).map((e) => e.entry.d.id),
+      (await readLog(kv, "A", "o", 1, 10)).map((e) => e.entry.d?.id),
       ["x3"],
       "only the signal for a socket elsewhere",
     );

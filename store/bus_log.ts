@@ -37,13 +37,29 @@ export interface LoggedDelivery {
 /** Who a stored message's `message:new` is for: everything of a delivery but what the store knows. */
 export type Announce = Omit<LoggedDelivery, "id" | "event" | "data">;
 
-/** A log entry: the delivery, and when it was emitted (stale ephemeral events are dropped). */
-export interface LogEntry {
-  d: LoggedDelivery;
-  at: number;
-  /** The message store holds the data (a message too large to copy into the log). */
-  ref?: { roomId: string; seq: number };
+/** One stored message a `message:new` is owed for: where it is, and who hears of it. */
+export interface MessageRef {
+  roomId: string;
+  seq: number;
+  announce: Announce;
 }
+
+/**
+ * A log entry: a delivery (stream `o`), or the messages one commit stored
+ * (stream `m`: references only, the data is in the message store), and when
+ * it was emitted (stale ephemeral events are dropped).
+ */
+export type LogEntry =
+  | {
+    d: LoggedDelivery;
+    at: number; /** A message too large to copy into the log. */
+    ref?: { roomId: string; seq: number };
+    messages?: undefined;
+  }
+  | { messages: MessageRef[]; at: number; d?: undefined; ref?: undefined };
+
+/** Messages referred to by one `m` entry: about 150 bytes each, well under a KV value's 64 KiB. */
+export const REFS_PER_ENTRY = 200;
 
 export interface Peer {
   pid: string;

@@ -17,7 +17,13 @@
  * Keys are those of store/messages.ts.
  */
 
-import { addToLog, type Announce, type LogEntry } from "./bus_log.ts";
+import {
+  addToLog,
+  type Announce,
+  type LogEntry,
+  type MessageRef,
+  REFS_PER_ENTRY,
+} from "./bus_log.ts";
 import { AppError } from "../lib/errors.ts";
 import { backoff } from "./serial.ts";
 import { assertStorable, KV_MAX_VALUE_BYTES, kvValueSize } from "./value_size.ts";
@@ -113,28 +119,26 @@ async function getAll<T>(kv: Deno.Kv, keys: Deno.KvKey[]): Promise<Deno.KvEntryM
   return (await Promise.all(chunks)).flat() as Deno.KvEntryMaybe<T>[];
 }
 
-/** A message's data is copied into its log entry up to this size; larger, the entry refers to it. */
-const LOG_INLINE_BYTES = 8 * 1024;
-const LOG_ENTRY_OVERHEAD = 400;
-const logBytes = (size: number) => (size <= LOG_INLINE_BYTES ? size : 0) + LOG_ENTRY_OVERHEAD;
+/** Bytes a message's reference adds to the commit (its room, seq and audience). */
+const logBytes = (_size: number) => 200;
 
-/** The `message:new` log entries of the messages about to be committed (those with an audience). */
+/**
+ * The log entries owed for the messages about to be committed (those with an
+ * audience): references only, the messages themselves are in the same commit.
+ * One entry per {@linkcode REFS_PER_ENTRY}, so the log costs the commit one
+ * small value, not one per message.
+ */
 function logEntries(built: { p: Pending; message: Message }[]): LogEntry[] {
-  const out: LogEntry[] = [];
+  const refs: MessageRef[] = [];
+  let at = 0;
   for (const { p, message } of built) {
     if (!p.announce) continue;
-    const at = p.now.getTime();
-    const inline = p.size <= LOG_INLINE_BYTES;
-    out.push({
-      d: {
-        ...p.announce,
-        id: `m:${message.roomId}:${message.seq}`,
-        event: "message:new",
-        data: inline ? message : null,
-      },
-      at,
-      ...(inline ? {} : { ref: { roomId: message.roomId, seq: message.seq } }),
-    });
+    at = Math.max(at, p.now.getTime());
+    refs.push({ roomId: message.roomId, seq: message.seq, announce: p.announce });
+  }
+  const out: LogEntry[] = [];
+  for (let i = 0; i < refs.length; i += REFS_PER_ENTRY) {
+    out.push({ messages: refs.slice(i, i + REFS_PER_ENTRY), at });
   }
   return out;
 }
