@@ -28,6 +28,7 @@ import { callEvents } from "./realtime/handlers/calls.ts";
 import { CallService } from "./realtime/calls.ts";
 import { createScheduler, type Scheduler } from "./realtime/scheduler.ts";
 import { messageEvents } from "./realtime/handlers/messages.ts";
+import { editEvents } from "./realtime/handlers/edits.ts";
 import { notificationEvents } from "./realtime/handlers/notifications.ts";
 import { presenceEvents } from "./realtime/handlers/presence.ts";
 import { roomEvents } from "./realtime/handlers/rooms.ts";
@@ -61,6 +62,7 @@ export const events = mergeTables(
   systemEvents,
   roomEvents,
   messageEvents,
+  editEvents,
   typingEvents,
   presenceEvents,
   notificationEvents,
@@ -183,6 +185,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     audit,
     topics,
     visits,
+    messageEditWindowMs: config.messageEditWindowS * 1000,
   };
   let stopping = false;
   const lifecycle: Lifecycle = {

@@ -105,6 +105,7 @@ const schema = z.object({
   AUDIT_RETENTION_DAYS: intIn(1, 36_500).default(2190),
   CALL_RING_TIMEOUT_MS: intIn(100, 600_000).default(30_000),
   CALL_GRACE_MS: intIn(100, 600_000).default(15_000),
+  MESSAGE_EDIT_WINDOW_S: intIn(0, 2_592_000).default(900),
   SCHEDULER: z.enum(["auto", "queue", "deadline"]).default("auto"),
   // Set by Deno Deploy; read to pick the platform's KV and the scheduler.
   DENO_DEPLOYMENT_ID: z.string().optional(),
@@ -140,6 +141,8 @@ export interface Config {
   broadcastChannel: boolean;
   /** Whether events reach other processes through KV (off: this process's isolates only). */
   kvBus: boolean;
+  /** Seconds after sending during which the sender may edit or delete a message. */
+  messageEditWindowS: number;
   /** How often the KV bus polls other processes' log heads (besides watching them). */
   busPollMs: number;
   /** Running on Deno Deploy (DENO_DEPLOYMENT_ID is set). */
@@ -226,6 +229,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       (v.DENO_DEPLOYMENT_ID === undefined ? "./data/realtime.kv" : undefined),
     broadcastChannel: v.BROADCAST_CHANNEL,
     kvBus: v.KV_BUS,
+    messageEditWindowS: v.MESSAGE_EDIT_WINDOW_S,
     // On Deploy a watch sees every instance's writes: the poll is only a backstop there.
     busPollMs: v.BUS_POLL_MS ?? (v.DENO_DEPLOYMENT_ID === undefined ? 250 : 1000),
     onDeploy: v.DENO_DEPLOYMENT_ID !== undefined,

@@ -36,6 +36,8 @@ export interface Services {
   audit: Audit;
   topics: TopicService;
   visits: VisitCache;
+  /** How long after sending its sender may edit or delete a message (MESSAGE_EDIT_WINDOW_S). */
+  messageEditWindowMs: number;
 }
 
 /** The calling socket's room subscriptions; handlers change them only through this. */

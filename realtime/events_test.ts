@@ -33,6 +33,7 @@ function context(): HandlerContext {
         broadcast() {},
         settled: () => Promise.resolve(),
       },
+      messageEditWindowMs: 900_000,
       newId: () => "id",
       presence: undefined as unknown as Services["presence"],
       notifyUser: () => Promise.reject(new Error("not used here")),

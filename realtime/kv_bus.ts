@@ -71,7 +71,7 @@ export interface KvBusOptions {
 /** Entries per commit, and their approximate bytes (KV allows 1,000 mutations and 800 KiB). */
 const BATCH_ENTRIES = 100;
 const BATCH_BYTES = 400_000;
-/** A delivery bigger than this is logged by reference (messages) or not at all. */
+/** A delivery bigger than this is not logged (messages are always logged by reference). */
 const INLINE_BYTES = 48_000;
 /** Ephemeral deliveries are not logged while this many entries wait for the writer. */
 const EPHEMERAL_BACKLOG = 200;
@@ -96,6 +96,16 @@ interface RoomState {
   last: number;
   /** Set while a gap is being filled: deliveries of the room wait here, in arrival order. */
   waiting?: Delivery[];
+}
+
+/** Where the stored message a `message:new` or `message:updated` carries is, or null. */
+function storedMessageOf(d: Delivery): { roomId: string; seq: number } | null {
+  if (d.event !== "message:new" && d.event !== "message:updated") return null;
+  const m = d.data as { roomId?: unknown; seq?: unknown; id?: unknown } | null;
+  return m && typeof m.roomId === "string" && typeof m.seq === "number" &&
+      typeof m.id === "string" && m.id.startsWith("msg_")
+    ? { roomId: m.roomId, seq: m.seq }
+    : null;
 }
 
 /** The seq of a `message:new` delivery and its room, or null for any other delivery. */
@@ -208,10 +218,12 @@ export class KvBus implements Bus {
 
   #entryFor(d: Delivery): Pending | null {
     const at = this.#clock.now();
+    // A message's text stays in the message store only: a log entry refers to it, and readers
+    // load the message as it is then (an edit they missed, or the tombstone of a redaction).
+    const m = storedMessageOf(d);
+    if (m) return { entry: { d: { ...d, data: null }, at, ref: m }, bytes: 300 };
     const bytes = JSON.stringify(d.data ?? null).length + 200;
     if (bytes <= INLINE_BYTES) return { entry: { d, at }, bytes };
-    const m = messageOf(d);
-    if (m) return { entry: { d: { ...d, data: null }, at, ref: m }, bytes: 300 };
     this.#log.warn("bus.too_large", { event: d.event, bytes });
     return null;
   }

@@ -85,6 +85,7 @@ export const SERVER_EVENTS = Object.freeze(
     "message:new",
     "message:sent",
     "message:status",
+    "message:updated",
     "typing:start",
     "typing:stop",
     "room:userJoined",

@@ -8,6 +8,13 @@
  * - `["messages", roomId, seq]` -> {@linkcode Message}
  * - `["messages_by_client_id", roomId, senderId, clientMessageId]` -> seq (idempotent retries),
  *   expiring after {@linkcode CLIENT_MESSAGE_ID_TTL_MS} (7 days)
+ * - `["message_versions", roomId, seq, n]` -> {@linkcode MessageVersion}: what an edit replaced,
+ *   n = 1, 2, ... (kept for staff and admins; removed by a redaction)
+ *
+ * An edit replaces the message's text in place (same id and seq) and keeps the text it replaced
+ * as a version; a redaction replaces the message with a tombstone (`deletedAt`, `deletedBy`, no
+ * text, attachments or metadata) and deletes its versions, in one commit checked against the
+ * message's versionstamp, so concurrent edits and deletes never interleave.
  *
  * A message gets the next seq of its room in the same atomic commit that
  * stores it, checked against the head's versionstamp, so seqs are gapless and
@@ -41,7 +48,22 @@ export interface Message {
   status: "sent" | "delivered" | "read";
   metadata?: Record<string, unknown>;
   clientMessageId?: string;
+  /** The last edit. */
+  editedAt?: string;
+  /** A tombstone: when and by whom the message was redacted (its text and data are gone). */
+  deletedAt?: string;
+  deletedBy?: string;
 }
+
+/** What an edit replaced. */
+export interface MessageVersion {
+  message: string;
+  /** When this text stopped being current. */
+  replacedAt: string;
+}
+
+/** Edits one message may have; more are refused (each keeps a version). */
+export const MAX_VERSIONS = 50;
 
 export interface RoomHead {
   seq: number;
@@ -117,3 +139,81 @@ export async function listSince(
   const hasMore = out.length > opts.limit;
   return { messages: out.slice(0, opts.limit), hasMore };
 }
+
+/** A stored message with the versionstamp its change is checked against. */
+export async function getMessageEntry(
+  kv: Deno.Kv,
+  roomId: string,
+  seq: number,
+): Promise<Deno.KvEntryMaybe<Message>> {
+  return await kv.get<Message>(["messages", roomId, seq]);
+}
+
+/** The texts an edited message had before, oldest first. */
+export async function listVersions(
+  kv: Deno.Kv,
+  roomId: string,
+  seq: number,
+): Promise<{ key: Deno.KvKey; value: MessageVersion }[]> {
+  const out: { key: Deno.KvKey; value: MessageVersion }[] = [];
+  for await (const e of kv.list<MessageVersion>({ prefix: ["message_versions", roomId, seq] })) {
+    out.push({ key: e.key, value: e.value });
+  }
+  return out;
+}
+
+/**
+ * Replaces the text of `entry`'s message, keeping the old text as a version.
+ * False when the message changed since `entry` was read (the caller decides again).
+ */
+export async function commitEdit(
+  kv: Deno.Kv,
+  entry: Deno.KvEntry<Message>,
+  text: string,
+  now: Date,
+  versions: number,
+): Promise<Message | false> {
+  const m = entry.value;
+  const next: Message = { ...m, message: text, editedAt: now.toISOString() };
+  const res = await kv.atomic()
+    .check(entry)
+    .set(entry.key, next)
+    .set(["message_versions", m.roomId, m.seq, versions + 1], {
+      message: m.message,
+      replacedAt: now.toISOString(),
+    } satisfies MessageVersion)
+    .commit();
+  return res.ok ? next : false;
+}
+
+/**
+ * Replaces `entry`'s message with a tombstone (same id and seq; no text,
+ * attachments or metadata) and deletes its versions. False when the message
+ * changed since `entry` was read.
+ */
+export async function commitRedaction(
+  kv: Deno.Kv,
+  entry: Deno.KvEntry<Message>,
+  by: string,
+  now: Date,
+): Promise<Message | false> {
+  const m = entry.value;
+  const tombstone: Message = {
+    id: m.id,
+    roomId: m.roomId,
+    seq: m.seq,
+    senderId: m.senderId,
+    ...(m.recipientId !== undefined ? { recipientId: m.recipientId } : {}),
+    ...(m.visitId !== undefined ? { visitId: m.visitId } : {}),
+    message: "",
+    timestamp: m.timestamp,
+    status: m.status,
+    deletedAt: now.toISOString(),
+    deletedBy: by,
+  };
+  const op = kv.atomic().check(entry).set(entry.key, tombstone);
+  for (const v of await listVersions(kv, m.roomId, m.seq)) op.delete(v.key);
+  const res = await op.commit();
+  return res.ok ? tombstone : false;
+}
+

@@ -1,13 +1,20 @@
 /**
  * @module
- * Read receipts: how far each user has read each room.
+ * Receipts: how far each user has read, and has received, each room.
  *
  * Keys:
  * - `["room_reads", roomId, userId]` -> {@linkcode ReadCursor}: the highest seq the user has read
+ * - `["room_delivered", roomId, userId]` -> {@linkcode ReadCursor}: the highest seq one of the
+ *   user's devices has received (`message:delivered`)
  *
  * A cursor only moves forward (checked on its versionstamp), so receipts from
  * several devices, or arriving out of order, never move it back.
  */
+
+/** The two receipts a user's devices send. */
+export type CursorKind = "read" | "delivered";
+
+const PREFIX: Record<CursorKind, string> = { read: "room_reads", delivered: "room_delivered" };
 
 export interface ReadCursor {
   seq: number;
@@ -18,14 +25,26 @@ export interface ReadCursor {
  * Moves the user's cursor to `seq` if that is further than it was. Returns the
  * cursor after the call and whether this call moved it.
  */
-export async function markReadUpTo(
+export function markReadUpTo(
   kv: Deno.Kv,
   roomId: string,
   userId: string,
   seq: number,
   now: Date,
 ): Promise<{ changed: boolean; cursor: ReadCursor }> {
-  const key = ["room_reads", roomId, userId];
+  return markUpTo(kv, "read", roomId, userId, seq, now);
+}
+
+/** {@linkcode markReadUpTo} for either cursor. */
+export async function markUpTo(
+  kv: Deno.Kv,
+  kind: CursorKind,
+  roomId: string,
+  userId: string,
+  seq: number,
+  now: Date,
+): Promise<{ changed: boolean; cursor: ReadCursor }> {
+  const key = [PREFIX[kind], roomId, userId];
   for (let attempt = 0; attempt < 20; attempt++) {
     const current = await kv.get<ReadCursor>(key);
     if (current.value && current.value.seq >= seq) return { changed: false, cursor: current.value };
@@ -40,15 +59,25 @@ export async function markReadUpTo(
 }
 
 /** The read cursors of the given users in a room (0 for users who never read it). */
-export async function readCursors(
+export function readCursors(
   kv: Deno.Kv,
+  roomId: string,
+  userIds: string[],
+): Promise<Map<string, number>> {
+  return cursorsOf(kv, "read", roomId, userIds);
+}
+
+/** Either cursor of the given users in a room (0 where there is none). */
+export async function cursorsOf(
+  kv: Deno.Kv,
+  kind: CursorKind,
   roomId: string,
   userIds: string[],
 ): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   for (let i = 0; i < userIds.length; i += 10) {
     const batch = userIds.slice(i, i + 10);
-    const entries = await kv.getMany<ReadCursor[]>(batch.map((u) => ["room_reads", roomId, u]));
+    const entries = await kv.getMany<ReadCursor[]>(batch.map((u) => [PREFIX[kind], roomId, u]));
     entries.forEach((e, j) => out.set(batch[j], e.value?.seq ?? 0));
   }
   return out;

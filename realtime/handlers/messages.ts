@@ -12,7 +12,7 @@ import { z } from "zod";
 import { conflict, invalid } from "../../lib/errors.ts";
 import { appendMessage, getHead, listHistory } from "../../store/messages.ts";
 import { StaleGuardError } from "../../store/message_batch.ts";
-import { markReadUpTo } from "../../store/receipts.ts";
+import { type CursorKind, markUpTo } from "../../store/receipts.ts";
 import { idSchema } from "../../store/ids.ts";
 import {
   audienceOf,
@@ -184,7 +184,18 @@ export const messageEvents = {
     },
   }),
 
-  "message:read": defineEvent({
+  "message:read": cursorEvent("read"),
+  "message:delivered": cursorEvent("delivered"),
+};
+
+/**
+ * message:read and message:delivered: move the user's cursor forward (never
+ * back, never past the room's last message) and tell the room's other users
+ * with `message:status`. A device sends `delivered` for what it received,
+ * `read` for what the user saw.
+ */
+function cursorEvent(kind: CursorKind) {
+  return defineEvent({
     ack: true,
     schema: z.object({ roomId: text(200), seq: int(1) }),
     async handler(ctx, input) {
@@ -196,8 +207,9 @@ export const messageEvents = {
           { path: "seq", message: "past the room's last message" },
         ]);
       }
-      const { changed, cursor } = await markReadUpTo(
+      const { changed, cursor } = await markUpTo(
         kv,
+        kind,
         grant.room.id,
         ctx.userId,
         input.seq,
@@ -208,7 +220,7 @@ export const messageEvents = {
           roomId: grant.room.id,
           userId: ctx.userId,
           seq: cursor.seq,
-          status: "read",
+          status: kind,
           at: cursor.at,
         }, {
           exceptSocket: ctx.socketId,
@@ -217,5 +229,5 @@ export const messageEvents = {
       }
       return { roomId: grant.room.id, seq: cursor.seq };
     },
-  }),
-};
+  });
+}

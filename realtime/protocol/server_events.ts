@@ -90,6 +90,11 @@ export const messageSchema = z.object({
   attachments: z.array(attachmentSchema).optional(),
   metadata: z.record(z.string(), z.unknown()).optional(),
   clientMessageId: z.string().optional(),
+  /** The last edit (`message:edit`). */
+  editedAt: isoTime.optional(),
+  /** A tombstone (`message:delete`): `message` is "" and attachments and metadata are gone. */
+  deletedAt: isoTime.optional(),
+  deletedBy: id.optional(),
 });
 
 /** The notification object without its owner (realtime/notify.ts `notificationView`). */
@@ -144,12 +149,16 @@ export const messageNewSchema = messageSchema;
 /** `message:sent`: the sending socket's own message, just before the `message:send` ack. */
 export const messageSentSchema = messageSchema;
 
-/** `message:status`: a user's read cursor in a room moved forward (`message:read`). */
+/** `message:updated`: a message was edited or redacted; the new message object (or tombstone). */
+export const messageUpdatedSchema = messageSchema;
+
+/** `message:status`: a user's cursor in a room moved forward (`message:read`, `message:delivered`). */
 export const messageStatusSchema = z.object({
   roomId: id,
   userId: id,
   seq,
-  status: z.literal("read"),
+  /** `delivered`: one of the user's devices received up to `seq`; `read`: the user read it. */
+  status: z.enum(["delivered", "read"]),
   at: isoTime,
 });
 
@@ -248,6 +257,7 @@ export const SERVER_EVENT_SCHEMAS = Object.freeze(
     "message:new": messageNewSchema,
     "message:sent": messageSentSchema,
     "message:status": messageStatusSchema,
+    "message:updated": messageUpdatedSchema,
     "typing:start": typingStartSchema,
     "typing:stop": typingStopSchema,
     "room:userJoined": roomUserJoinedSchema,

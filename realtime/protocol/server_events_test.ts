@@ -147,6 +147,31 @@ const EXAMPLES: { [E in ServerEventName]: { good: ServerEventData<E>[]; bad: unk
     }],
   },
   // §5.6a
+  // §5.6b
+  "message:updated": {
+    good: [{
+      id: "msg_01M86BM1WJB9ASTG0GFPBVSRNW",
+      seq: 3,
+      status: "sent",
+      timestamp: "2026-11-24T09:40:00.000Z",
+      roomId: "visit:visit-123",
+      senderId: "patient-1",
+      visitId: "visit-123",
+      message: "corrected text",
+      editedAt: "2026-11-24T09:41:00.000Z",
+    }, {
+      id: "msg_01M86BM1WJB9ASTG0GFPBVSRNW",
+      seq: 3,
+      status: "sent",
+      timestamp: "2026-11-24T09:40:00.000Z",
+      roomId: "visit:visit-123",
+      senderId: "patient-1",
+      message: "",
+      deletedAt: "2026-11-24T09:42:00.000Z",
+      deletedBy: "doctor-1",
+    }],
+    bad: [{ seq: 3, roomId: "visit:visit-123", message: "no id" }],
+  },
   "message:status": {
     good: [{
       roomId: "visit:visit-123",
@@ -154,12 +179,18 @@ const EXAMPLES: { [E in ServerEventName]: { good: ServerEventData<E>[]; bad: unk
       seq: 2,
       status: "read",
       at: "2026-11-24T09:40:00.000Z",
+    }, {
+      roomId: "visit:visit-123",
+      userId: "patient-1",
+      seq: 3,
+      status: "delivered",
+      at: "2026-11-24T09:40:01.000Z",
     }],
     bad: [{ roomId: "visit:visit-123", userId: "doctor-1", status: "read", at: "x" }, {
       roomId: "visit:visit-123",
       userId: "doctor-1",
       seq: 2,
-      status: "delivered",
+      status: "sent",
       at: "2026-11-24T09:40:00.000Z",
     }],
   },
