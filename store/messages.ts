@@ -178,10 +178,13 @@ export async function commitEdit(
   const res = await kv.atomic()
     .check(entry)
     .set(entry.key, next)
-    .set(["message_versions", m.roomId, m.seq, versions + 1], {
-      message: m.message,
-      replacedAt: now.toISOString(),
-    } satisfies MessageVersion)
+    .set(
+      ["message_versions", m.roomId, m.seq, versions + 1],
+      {
+        message: m.message,
+        replacedAt: now.toISOString(),
+      } satisfies MessageVersion,
+    )
     .commit();
   return res.ok ? next : false;
 }
@@ -216,4 +219,3 @@ export async function commitRedaction(
   const res = await op.commit();
   return res.ok ? tombstone : false;
 }
-
