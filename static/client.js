@@ -27,6 +27,8 @@
  * @property {number} [minDelayMs] First reconnect delay (default 500).
  * @property {number} [maxDelayMs] Longest reconnect delay (default 15000).
  * @property {number} [queueLimit] Requests held while disconnected (default 100).
+ * @property {boolean} [autoDelivered] Confirm received messages with `message:delivered`
+ *   (default true).
  */
 
 import { CLOSE, CLOSE_CODES, shouldReconnect } from "./protocol.js";
@@ -71,6 +73,10 @@ export class RealtimeClient {
   /** @type {Map<string, Set<Listener>>} */ #listeners = new Map();
   /** @type {Set<string>} */ #joined = new Set();
   /** @type {Map<string, number>} highest message seq seen per room */ #seqs = new Map();
+  /** @type {Map<string, number>} delivered cursors waiting to be sent, per room */ #toConfirm =
+    new Map();
+  /** @type {Map<string, number>} delivered cursors sent, per room */ #confirmed = new Map();
+  /** @type {ReturnType<typeof setTimeout> | undefined} */ #confirmTimer;
 
   /** @param {string} url @param {ConnectOptions} options */
   constructor(url, options) {
@@ -156,6 +162,8 @@ export class RealtimeClient {
     this.#stopped = true;
     clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
+    clearTimeout(this.#confirmTimer);
+    this.#confirmTimer = undefined;
     this.#ws?.close(1000, "Client closed");
     this.#teardown("CLOSED");
     this.#fire("status", "closed");
@@ -201,6 +209,7 @@ export class RealtimeClient {
     const { event, data } = frame;
     if (event === "connected") this.#onConnected();
     if (event === "message:new" || event === "message:sent") this.#track(data);
+    if (event === "message:new") this.#received(data);
     this.#fire(event, data);
   }
 
@@ -245,10 +254,59 @@ export class RealtimeClient {
     if (data?.success) {
       this.#track(data.message);
       for (const m of Array.isArray(data.messages) ? data.messages : []) this.#track(m);
-      if (p.event === "room:join") this.#joined.add(String(data.roomId));
+      if (p.event === "room:join") {
+        this.#joined.add(String(data.roomId));
+        // Messages a resume brought were received by this device too.
+        const last = Array.isArray(data.messages) ? data.messages.at(-1) : undefined;
+        if (last) this.#received(last);
+      }
       if (p.event === "room:leave") this.#joined.delete(String(data.roomId));
     }
     p.resolve(data);
+  }
+
+  /**
+   * Confirms receipt: `message:delivered` with the room's highest seq, sent
+   * once for a burst (a quarter second later), never backwards. Off with
+   * `autoDelivered: false`.
+   * @param {any} message
+   */
+  #received(message) {
+    if (this.#opts.autoDelivered === false) return;
+    if (!message || typeof message.roomId !== "string" || typeof message.seq !== "number") return;
+    const { roomId, seq } = message;
+    if (seq <= Math.max(this.#confirmed.get(roomId) ?? 0, this.#toConfirm.get(roomId) ?? 0)) return;
+    this.#toConfirm.set(roomId, seq);
+    this.#confirmTimer ??= setTimeout(() => {
+      this.#confirmTimer = undefined;
+      for (const [room, upTo] of this.#toConfirm) {
+        if (!this.emit("message:delivered", { roomId: room, seq: upTo })) continue;
+        this.#toConfirm.delete(room);
+        this.#confirmed.set(room, upTo);
+      }
+    }, 250);
+  }
+
+  /**
+   * Edits one of your messages (within the server's edit window).
+   * @param {string} roomId @param {number} seq @param {string} message
+   */
+  edit(roomId, seq, message) {
+    return this.request("message:edit", { roomId, seq, message });
+  }
+
+  /**
+   * Deletes (redacts) a message: yours within the edit window, any as the
+   * visit's clinician or an admin. The room gets `message:updated` with the tombstone.
+   * @param {string} roomId @param {number} seq
+   */
+  delete(roomId, seq) {
+    return this.request("message:delete", { roomId, seq });
+  }
+
+  /** Marks the room read up to `seq` (cursors only move forward). @param {string} roomId @param {number} seq */
+  markRead(roomId, seq) {
+    return this.request("message:read", { roomId, seq });
   }
 
   /** @param {any} message */

@@ -1,0 +1,53 @@
+/**
+ * static/client.js under Deno (it needs only WebSocket): it confirms what it
+ * receives with `message:delivered`, once per burst, and exposes edit and
+ * delete.
+ */
+
+import assert from "node:assert/strict";
+import { connect } from "../static/client.js";
+import { startServer, within } from "./harness.ts";
+
+const ROOM = "visit:visit-123";
+
+Deno.test("client.js confirms received messages once per burst, and edits and deletes", async () => {
+  const srv = await startServer();
+  const client = connect(srv.wsUrl, { token: await srv.login("doctor@example.com") });
+  try {
+    await within(
+      new Promise<void>((r) => client.on("status", (s: string) => s === "open" && r())),
+      5000,
+      "open",
+    );
+    assert.equal((await client.request("room:join", { roomId: ROOM })).success, true);
+    const patient = await srv.connect("patient@example.com");
+    await patient.request("room:join", { roomId: ROOM });
+    const seqs = [];
+    for (const text of ["a", "b", "c"]) {
+      const ack = await patient.request("message:send", { roomId: ROOM, message: text });
+      seqs.push((ack.message as { seq: number }).seq);
+    }
+    // One receipt for the burst, at its last seq.
+    const status = await patient.event("message:status", 3000);
+    assert.deepEqual([status.status, status.userId, status.seq], ["delivered", "doctor-1", 3]);
+    await patient.sync();
+    assert.equal(patient.pending("message:status").length, 0);
+    const history = await patient.request("message:history", { roomId: ROOM });
+    assert.deepEqual(
+      (history.messages as { status: string }[]).map((m) => m.status),
+      ["delivered", "delivered", "delivered"],
+    );
+
+    const mine = await client.request("message:send", { roomId: ROOM, message: "typo" });
+    const seq = (mine.message as { seq: number }).seq;
+    const edited = await client.edit(ROOM, seq, "fixed");
+    assert.equal(edited.success, true);
+    assert.equal((await patient.event("message:updated")).message, "fixed");
+    const deleted = await client.delete(ROOM, seq);
+    assert.equal((deleted.message as { deletedBy: string }).deletedBy, "doctor-1");
+    assert.equal((await client.markRead(ROOM, seq)).seq, seq);
+  } finally {
+    client.close();
+    await srv.close();
+  }
+});
