@@ -46,6 +46,8 @@ import { authRoutes } from "./routes/auth.ts";
 import { type AppEnv, errorResponse, httpActor } from "./routes/context.ts";
 import { docsRoutes } from "./routes/docs.ts";
 import { auditRoutes } from "./routes/audit.ts";
+import { holdRoutes } from "./routes/holds.ts";
+import { RetentionService } from "./realtime/retention.ts";
 import { healthRoutes } from "./routes/health.ts";
 import { serviceRoutes } from "./routes/realtime.ts";
 import { staticRoutes } from "./routes/static.ts";
@@ -94,6 +96,8 @@ export interface App {
   scheduler: Scheduler;
   /** How deliveries reach other isolates and processes (the KV bus unless a test injects one). */
   bus: Bus;
+  /** Message retention (MESSAGE_RETENTION_DAYS): `sweep()` runs one now. */
+  retention: RetentionService;
   /** The audit writer (tests flush it before reading KV). */
   audit: AuditWriter;
   topics: TopicService;
@@ -238,7 +242,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     cors({
       origin: config.corsOrigins,
       allowHeaders: ["Authorization", "Content-Type"],
-      allowMethods: ["GET", "POST", "PATCH", "OPTIONS"],
+      allowMethods: ["GET", "POST", "PATCH", "DELETE", "OPTIONS"],
       maxAge: 600,
     }),
   );
@@ -255,6 +259,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   app.route("/api/v1/visits", visitRoutes({ kv, tokens, clock, newId, audit, visits }));
   app.route("/api/v1", serviceRoutes({ kv, tokens, realtime, audit }));
   app.route("/api/v1/audit", auditRoutes({ kv, tokens, audit }));
+  app.route("/api/v1/holds", holdRoutes({ kv, tokens, clock, newId, audit }));
   app.route("/api/docs", docsRoutes(events));
   app.route(
     "/health",
@@ -310,6 +315,13 @@ export async function createApp(deps: AppDeps): Promise<App> {
   presence.start();
   topics.start();
   audit.start();
+  const retention = new RetentionService({
+    kv,
+    clock,
+    log,
+    messageRetentionDays: config.messageRetentionDays,
+  });
+  retention.start();
   scheduler.start((job) => calls.onJob(job));
   calls.startSweeps();
   const revocations = new RevocationWatcher({ kv, hub, log });
@@ -329,6 +341,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     calls,
     scheduler,
     bus,
+    retention,
     audit,
     topics,
     finished: scheduler.finished,
@@ -339,6 +352,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       const stopped = Promise.all([
         presence.stop(),
         topics.stop(),
+        retention.stop(),
         calls.stopSweeps(),
         scheduler.stop(),
         revocations.stop(),

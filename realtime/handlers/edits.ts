@@ -27,6 +27,7 @@ import {
   MAX_VERSIONS,
   type Message,
 } from "../../store/messages.ts";
+import { isHeld } from "../../store/retention.ts";
 import { audienceOf, type Grant } from "../access.ts";
 import { auditActor, defineEvent, type HandlerContext } from "../events.ts";
 import { int, text } from "../payload.ts";
@@ -111,6 +112,9 @@ export const editEvents = {
         const entry = await load(ctx, grant.room.id, input.seq);
         const m = entry.value;
         if (m.deletedAt) throw conflict("The message is already deleted");
+        if (ctx.role !== "admin" && await isHeld(kv, grant.room.id)) {
+          throw forbidden("The room is on legal hold: only an admin may redact its messages");
+        }
         if (!isModerator(ctx, grant)) {
           if (m.senderId !== ctx.userId) {
             throw forbidden(

@@ -13,6 +13,7 @@ import { conflict, invalid } from "../../lib/errors.ts";
 import { appendMessage, getHead, listHistory } from "../../store/messages.ts";
 import { StaleGuardError } from "../../store/message_batch.ts";
 import { type CursorKind, markUpTo } from "../../store/receipts.ts";
+import { roomFloor } from "../../store/retention.ts";
 import { idSchema } from "../../store/ids.ts";
 import {
   audienceOf,
@@ -180,7 +181,9 @@ export const messageEvents = {
       });
       const result = await withReadStatus(ctx.services.kv, grant, page);
       auditRead(ctx, "message.history", roomTarget(room), result.messages);
-      return { roomId: room.id, ...result };
+      // Retention may have removed the oldest messages: the room now begins at `startsAt`.
+      const startsAt = await roomFloor(ctx.services.kv, room.id);
+      return { roomId: room.id, ...result, startsAt };
     },
   }),
 

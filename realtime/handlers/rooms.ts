@@ -11,6 +11,7 @@
  * leave and resume read is in the audit trail.
  */
 
+import { roomFloor } from "../../store/retention.ts";
 import { z } from "zod";
 import { invalid } from "../../lib/errors.ts";
 import {
@@ -129,7 +130,9 @@ export const roomEvents = {
       const page = await listSince(kv, room.id, { since: input.since, limit: RESUME_LIMIT });
       const result = await withReadStatus(kv, grant, page);
       auditRead(ctx, "room.resume", target, result.messages);
-      return { roomId: room.id, participants: shown, recovered: true, ...result };
+      // Retention may have removed the oldest messages: the room now begins at `startsAt`.
+      const startsAt = await roomFloor(kv, room.id);
+      return { roomId: room.id, participants: shown, recovered: true, ...result, startsAt };
     },
   }),
 
