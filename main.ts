@@ -34,7 +34,7 @@ import { presenceEvents } from "./realtime/handlers/presence.ts";
 import { roomEvents } from "./realtime/handlers/rooms.ts";
 import { systemEvents } from "./realtime/handlers/system.ts";
 import { typingEvents } from "./realtime/handlers/typing.ts";
-import { Hub } from "./realtime/hub.ts";
+import { type Connection, Hub } from "./realtime/hub.ts";
 import { RevocationWatcher } from "./realtime/revocations.ts";
 import type { Lifecycle } from "./realtime/session.ts";
 import { createNotifier } from "./realtime/notify.ts";
@@ -327,7 +327,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const revocations = new RevocationWatcher({ kv, hub, log });
   await revocations.start();
   await visits.start((ids) => {
-    dropRemovedMembers({ hub, emitter, visits }, ids).catch((err) =>
+    const left = (conn: Connection, roomId: string) => topics.removed(conn, roomId);
+    dropRemovedMembers({ hub, emitter, visits, left }, ids).catch((err) =>
       log.error("visits.drop_members_failed", { error: String(err) })
     );
   });

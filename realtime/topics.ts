@@ -1,11 +1,16 @@
 /**
  * @module
- * Topic memberships over time: a socket's memberships are refreshed by a
- * heartbeat while it lives and end when it closes (or when its process dies
- * and they expire), announcing `room:userLeft` when the user's last socket
- * left. Events that name a patient go to staff only, so patients in one
- * topic never learn of each other.
+ * Live room memberships over time (every room a socket joined with
+ * `room:join`; the name is from topics, where they began): a socket's
+ * memberships are refreshed by a heartbeat while it lives and end when it
+ * leaves or closes (or when its process dies and they expire), announcing
+ * `room:userLeft` when the user's last socket left, in every process. Events
+ * that name a patient go to staff only, so patients in one room never learn
+ * of each other.
  */
+
+/** A room with live memberships: everything joined except presence subscriptions. */
+const isMembership = (roomId: string) => !roomId.startsWith("presence:");
 
 import type { Clock } from "../lib/clock.ts";
 import type { Logger } from "../lib/log.ts";
@@ -94,15 +99,23 @@ export class TopicService {
     for (const c of this.#d.connections()) {
       if (!inSlice(c.id, slice)) continue;
       for (const roomId of c.rooms) {
-        if (roomId.startsWith("topic:")) rows.push({ roomId, userId: c.userId, socketId: c.id });
+        if (isMembership(roomId)) rows.push({ roomId, userId: c.userId, socketId: c.id });
       }
     }
     if (rows.length > 0) await refreshTopics(this.#d.kv, rows, this.expiry());
   }
 
-  /** A socket closed: its topic memberships end now. */
+  /** A socket closed: its memberships end now. */
   disconnected(conn: Connection): void {
-    const topics = [...conn.rooms].filter((r) => r.startsWith("topic:"));
+    this.#end(conn, [...conn.rooms].filter(isMembership));
+  }
+
+  /** The server took a socket out of a room (its user lost access): its membership ends. */
+  removed(conn: Connection, roomId: string): void {
+    this.#end(conn, [roomId]);
+  }
+
+  #end(conn: Connection, topics: string[]): void {
     if (topics.length === 0) return;
     this.#work.track(Promise.all(topics.map(async (roomId) => {
       const { kv, clock, emitter } = this.#d;

@@ -23,7 +23,7 @@ import {
   VISITS_CHANGED_KEY,
 } from "../store/visits.ts";
 import type { Emitter } from "./emit.ts";
-import type { Hub } from "./hub.ts";
+import type { Connection, Hub } from "./hub.ts";
 
 /** A cached visit and the versionstamp it was read at. */
 export interface CachedVisit {
@@ -159,7 +159,13 @@ export const ROOM_REMOVED = "room:removed";
  * telling each socket `room:removed {roomId, reason: "access_revoked"}`.
  */
 export async function dropRemovedMembers(
-  deps: { hub: Hub; emitter: Emitter; visits: VisitCache },
+  deps: {
+    hub: Hub;
+    emitter: Emitter;
+    visits: VisitCache;
+    /** Ends the socket's live membership of the room (announcing room:userLeft if it was the last). */
+    left?: (conn: Connection, roomId: string) => void;
+  },
   visitIds: string[],
 ): Promise<void> {
   for (const visitId of visitIds) {
@@ -170,6 +176,7 @@ export async function dropRemovedMembers(
       for (const roomId of rooms) {
         if (!conn.rooms.has(roomId)) continue;
         deps.hub.leave(conn, roomId);
+        deps.left?.(conn, roomId);
         deps.emitter.emit({ sockets: [conn.id] }, ROOM_REMOVED, {
           roomId,
           reason: "access_revoked",

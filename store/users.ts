@@ -93,6 +93,16 @@ export async function getUser(kv: Deno.Kv, id: string): Promise<User | null> {
   return (await kv.get<User>(["users", id])).value;
 }
 
+/** Several users at once (getMany rounds of 10), in order; null where there is none. */
+export async function getUsers(kv: Deno.Kv, ids: string[]): Promise<(User | null)[]> {
+  const out: (User | null)[] = [];
+  for (let i = 0; i < ids.length; i += 10) {
+    const got = await kv.getMany<User[]>(ids.slice(i, i + 10).map((id) => ["users", id]));
+    for (const g of got) out.push(g.value);
+  }
+  return out;
+}
+
 export async function getUserByEmail(kv: Deno.Kv, email: string): Promise<User | null> {
   const id = (await kv.get<string>(["users_by_email", normalizeEmail(email)])).value;
   return id === null ? null : getUser(kv, id);

@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { FakeClock } from "../lib/clock.ts";
-import { startServer, type WsClient } from "./harness.ts";
+import { startServer, waitFor, type WsClient } from "./harness.ts";
 
 const ROOM = "visit:visit-123";
 
@@ -197,6 +197,53 @@ Deno.test("delete is a redaction: the sender in the window, staff and admins any
       (await patient.request("message:delete", { roomId: ROOM, seq: mine.seq })).success,
       true,
     );
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("participants are users with a live socket; members everyone with access; a closed last tab is one room:userLeft", async () => {
+  const srv = await startServer();
+  try {
+    const doctor = await srv.connect("doctor@example.com");
+    const joined = await doctor.request("room:join", { roomId: ROOM });
+    assert.deepEqual(joined.participants, [{ userId: "doctor-1", role: "doctor" }]);
+    assert.deepEqual(
+      (joined.members as { userId: string }[]).map((m) => m.userId).sort(),
+      ["doctor-1", "patient-1"],
+    );
+    const tab1 = await srv.connect("patient@example.com");
+    const tab2 = await srv.connect("patient@example.com");
+    await tab1.request("room:join", { roomId: ROOM });
+    assert.equal((await doctor.event("room:userJoined")).userId, "patient-1");
+    const second = await tab2.request("room:join", { roomId: ROOM });
+    assert.deepEqual(
+      (second.participants as { userId: string }[]).map((p) => p.userId).sort(),
+      ["doctor-1", "patient-1"],
+    );
+    await doctor.sync();
+    assert.equal(doctor.pending("room:userJoined").length, 0, "a second tab is not news");
+
+    await tab1.close();
+    await waitFor(() => srv.app.hub.userConnectionCount("patient-1") === 1, "tab1 closed");
+    await srv.app.topics.idle();
+    await doctor.sync();
+    assert.equal(doctor.pending("room:userLeft").length, 0, "another tab is still there");
+    await tab2.close();
+    assert.deepEqual(await doctor.event("room:userLeft"), {
+      roomId: ROOM,
+      userId: "patient-1",
+      role: "patient",
+    });
+    await srv.app.topics.idle();
+    await doctor.sync();
+    assert.equal(doctor.pending("room:userLeft").length, 0, "exactly one");
+    // Gone from the live list, still a member.
+    const again = await (await srv.connect("doctor@example.com")).request("room:join", {
+      roomId: ROOM,
+    });
+    assert.deepEqual(again.participants, [{ userId: "doctor-1", role: "doctor" }]);
+    assert.equal((again.members as unknown[]).length, 2);
   } finally {
     await srv.close();
   }

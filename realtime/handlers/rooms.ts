@@ -14,19 +14,17 @@
 import { roomFloor } from "../../store/retention.ts";
 import { z } from "zod";
 import { invalid } from "../../lib/errors.ts";
-import {
-  addParticipant,
-  listParticipants,
-  type Participant,
-  removeParticipant,
-} from "../../store/rooms.ts";
+import type { Participant } from "../../store/rooms.ts";
+import { getUsers } from "../../store/users.ts";
 import { joinTopic, leaveTopic, listTopicMembers } from "../../store/topics.ts";
 import { getHead, listSince } from "../../store/messages.ts";
 import {
   authorizeRoom,
   authorizeRoomCached,
+  type Grant,
   requireRoom,
   ROOM_KINDS,
+  roomAudience,
   type RoomRef,
 } from "../access.ts";
 import { auditActor, defineEvent, type HandlerContext } from "../events.ts";
@@ -56,27 +54,34 @@ function visibleTo(ctx: HandlerContext, list: Participant[]) {
     .map((p) => ({ userId: p.userId, role: p.role }));
 }
 
+/**
+ * Records this socket in the room's live memberships (store/topics.ts: one row
+ * per socket, refreshed while it beats, gone when it leaves or closes). `added`
+ * when it is the user's first live socket there: news to the room.
+ */
 async function join(ctx: HandlerContext, room: RoomRef): Promise<{ added: boolean }> {
   const { kv, clock, topics } = ctx.services;
-  const member = {
+  return await joinTopic(kv, room.id, {
     userId: ctx.userId,
     role: ctx.role,
     joinedAt: new Date(clock.now()).toISOString(),
-  };
-  if (room.kind !== "topic") return await addParticipant(kv, room.id, member);
-  return await joinTopic(
-    kv,
-    room.id,
-    { ...member, socketId: ctx.socketId, expiresAt: topics.expiry() },
-    clock.now(),
-  );
+    socketId: ctx.socketId,
+    expiresAt: topics.expiry(),
+  }, clock.now());
 }
 
+/** The users with a live socket in the room, once each. */
 async function participants(ctx: HandlerContext, room: RoomRef): Promise<Participant[]> {
   const { kv, clock } = ctx.services;
-  return room.kind === "topic"
-    ? await listTopicMembers(kv, room.id, clock.now())
-    : await listParticipants(kv, room.id);
+  return await listTopicMembers(kv, room.id, clock.now());
+}
+
+/** Every user with access to a visit, call or chat room (topics have no fixed list). */
+async function members(ctx: HandlerContext, grant: Grant): Promise<Participant[] | undefined> {
+  const ids = roomAudience(grant);
+  if (ids.length === 0) return undefined;
+  const users = await getUsers(ctx.services.kv, ids);
+  return users.flatMap((u) => u ? [{ userId: u.id, role: u.role, joinedAt: "" }] : []);
 }
 
 export const roomEvents = {
@@ -115,13 +120,16 @@ export const roomEvents = {
         });
       }
       const shown = visibleTo(ctx, await participants(ctx, room));
-      if (input.since === undefined) return { roomId: room.id, participants: shown };
+      const everyone = await members(ctx, grant);
+      const listed = everyone ? { members: visibleTo(ctx, everyone) } : {};
+      if (input.since === undefined) return { roomId: room.id, participants: shown, ...listed };
       // A cursor past the head belongs to another room or another store: fail closed.
       const head = await getHead(kv, room.id);
       if (input.since > (head?.seq ?? 0)) {
         return {
           roomId: room.id,
           participants: shown,
+          ...listed,
           recovered: false,
           messages: [],
           hasMore: false,
@@ -132,7 +140,14 @@ export const roomEvents = {
       auditRead(ctx, "room.resume", target, result.messages);
       // Retention may have removed the oldest messages: the room now begins at `startsAt`.
       const startsAt = await roomFloor(kv, room.id);
-      return { roomId: room.id, participants: shown, recovered: true, ...result, startsAt };
+      return {
+        roomId: room.id,
+        participants: shown,
+        ...listed,
+        recovered: true,
+        ...result,
+        startsAt,
+      };
     },
   }),
 
@@ -143,9 +158,7 @@ export const roomEvents = {
       const room = requireRoom(input.roomId);
       const { kv, clock, emitter, audit } = ctx.services;
       ctx.rooms.leave(room.id);
-      const { removed } = room.kind === "topic"
-        ? await leaveTopic(kv, room.id, ctx.userId, ctx.socketId, clock.now())
-        : await removeParticipant(kv, room.id, ctx.userId);
+      const { removed } = await leaveTopic(kv, room.id, ctx.userId, ctx.socketId, clock.now());
       audit.record({
         ...auditActor(ctx),
         action: "room.leave",
