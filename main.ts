@@ -29,6 +29,8 @@ import { CallService } from "./realtime/calls.ts";
 import { createScheduler, type Scheduler } from "./realtime/scheduler.ts";
 import { messageEvents } from "./realtime/handlers/messages.ts";
 import { editEvents } from "./realtime/handlers/edits.ts";
+import { roomListEvents } from "./realtime/handlers/room_list.ts";
+import { UnreadNotifier } from "./realtime/unread.ts";
 import { notificationEvents } from "./realtime/handlers/notifications.ts";
 import { presenceEvents } from "./realtime/handlers/presence.ts";
 import { roomEvents } from "./realtime/handlers/rooms.ts";
@@ -65,6 +67,7 @@ export const events = mergeTables(
   roomEvents,
   messageEvents,
   editEvents,
+  roomListEvents,
   typingEvents,
   presenceEvents,
   notificationEvents,
@@ -130,6 +133,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
     clock,
   });
   const hub = new Hub();
+  // Assigned once the emitter exists; deliveries that arrive before (at the bus's start) skip it.
+  let unread: UnreadNotifier | undefined;
   // By default the KV bus: events reach other processes and instances on the same KV, and the
   // isolates of this process over BroadcastChannel too (BROADCAST_CHANNEL).
   const bus: Bus = (deps.bus ??
@@ -144,9 +149,14 @@ export async function createApp(deps: AppDeps): Promise<App> {
           pollMs: config.busPollMs,
           broadcastChannel: config.broadcastChannel,
           localSockets: (ids) => ids.every((id) => hub.has(id)),
-        })))((d) => hub.deliver(d));
+        })))((d) => {
+      const n = hub.deliver(d);
+      unread?.delivered(d);
+      return n;
+    });
   await bus.start?.();
   const emitter = createEmitter(bus, newId);
+  unread = new UnreadNotifier({ kv, hub, emitter, log, newId });
   // Presence entries and topic memberships live as long as this isolate's sockets keep beating.
   const liveness = {
     kv,
@@ -190,6 +200,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     topics,
     visits,
     messageEditWindowMs: config.messageEditWindowS * 1000,
+    unread: unread!,
   };
   let stopping = false;
   const lifecycle: Lifecycle = {
@@ -354,6 +365,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         presence.stop(),
         topics.stop(),
         retention.stop(),
+        unread!.stop(),
         calls.stopSweeps(),
         scheduler.stop(),
         revocations.stop(),

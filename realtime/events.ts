@@ -22,6 +22,7 @@ import type { CallService } from "./calls.ts";
 import type { Audit } from "./audit.ts";
 import type { TopicService } from "./topics.ts";
 import type { VisitCache } from "./visit_cache.ts";
+import type { UnreadNotifier } from "./unread.ts";
 
 /** What every handler may use: storage, time, ids, logging, the emit API and presence. */
 export interface Services {
@@ -38,11 +39,15 @@ export interface Services {
   visits: VisitCache;
   /** How long after sending its sender may edit or delete a message (MESSAGE_EDIT_WINDOW_S). */
   messageEditWindowMs: number;
+  /** Pushes `room:unread` when counts change. */
+  unread: UnreadNotifier;
 }
 
 /** The calling socket's room subscriptions; handlers change them only through this. */
 export interface SocketRooms {
   has(roomId: string): boolean;
+  /** The rooms this socket has joined. */
+  joined(): Iterable<string>;
   /** Whether this socket's join also granted publishing (saves re-checking access per send). */
   canPublish(roomId: string): boolean;
   /**

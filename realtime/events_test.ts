@@ -34,6 +34,7 @@ function context(): HandlerContext {
         settled: () => Promise.resolve(),
       },
       messageEditWindowMs: 900_000,
+      unread: undefined as unknown as Services["unread"],
       newId: () => "id",
       presence: undefined as unknown as Services["presence"],
       notifyUser: () => Promise.reject(new Error("not used here")),
@@ -44,6 +45,7 @@ function context(): HandlerContext {
     },
     rooms: {
       has: (r) => joined.has(r),
+      joined: () => joined,
       canPublish: () => false,
       reserve: () => {},
       join: (r) => void joined.add(r),

@@ -155,6 +155,12 @@ export class Hub {
     return this.#byId.has(socketId);
   }
 
+  /** Whether one of the user's sockets here has not joined the room. */
+  hasUnjoinedSocket(userId: string, roomId: string): boolean {
+    for (const c of this.#byUser.get(userId) ?? []) if (!c.rooms.has(roomId)) return true;
+    return false;
+  }
+
   /** How many of this isolate's sockets belong to the user. */
   userConnectionCount(userId: string): number {
     return this.#byUser.get(userId)?.size ?? 0;

@@ -393,6 +393,7 @@ export class Session implements TransportSink {
     };
     return {
       has: (roomId) => conn.rooms.has(roomId),
+      joined: () => conn.rooms,
       canPublish: (roomId) => this.#publishable.has(roomId),
       reserve: (roomIds) => {
         const presence = roomIds.every((r) => r.startsWith("presence:"));

@@ -86,6 +86,7 @@ export const SERVER_EVENTS = Object.freeze(
     "message:sent",
     "message:status",
     "message:updated",
+    "room:unread",
     "typing:start",
     "typing:stop",
     "room:userJoined",

@@ -25,6 +25,7 @@ import {
   REFS_PER_ENTRY,
 } from "./bus_log.ts";
 import { AppError } from "../lib/errors.ts";
+import { ownTotalKey, userRoomKey } from "./unread.ts";
 import { backoff } from "./serial.ts";
 import { assertStorable, KV_MAX_VALUE_BYTES, kvValueSize } from "./value_size.ts";
 import type { Message, NewMessage, RoomHead } from "./messages.ts";
@@ -305,6 +306,17 @@ export class MessageBatcher {
       if (built.length === 0) return;
       const op = this.#kv.atomic();
       const last = new Map<string, Message>();
+      // Unread counts (store/unread.ts): each sender's own total per room, one sum per pair.
+      const own = new Map<string, { roomId: string; senderId: string; n: number }>();
+      for (const { message } of built) {
+        const k = `${message.roomId}\n${message.senderId}`;
+        const o = own.get(k);
+        if (o) o.n++;
+        else own.set(k, { roomId: message.roomId, senderId: message.senderId, n: 1 });
+      }
+      for (const o of own.values()) {
+        op.sum(ownTotalKey(o.roomId, o.senderId), BigInt(o.n));
+      }
       for (const { message } of built) {
         op.set(["messages", message.roomId, message.seq], message);
         if (message.clientMessageId !== undefined) {
@@ -316,6 +328,10 @@ export class MessageBatcher {
       for (const [roomId, m] of last) {
         op.check({ key: headKey(roomId), versionstamp: this.#heads.get(roomId)!.versionstamp })
           .set(headKey(roomId), { seq: m.seq, at: m.timestamp } satisfies RoomHead);
+        // A direct chat is listed for both its users (visits have their own index).
+        if (roomId.startsWith("chat:")) {
+          for (const u of roomId.split(":").slice(1)) op.set(userRoomKey(u, roomId), true);
+        }
       }
       const guards = new Map<string, Guard>();
       for (const { p } of built) if (p.guard) guards.set(p.guardId!, p.guard);

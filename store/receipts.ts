@@ -11,6 +11,9 @@
  * several devices, or arriving out of order, never move it back.
  */
 
+import type { RoomHead } from "./messages.ts";
+import { ownBetween, ownTotalKey } from "./unread.ts";
+
 /** The two receipts a user's devices send. */
 export type CursorKind = "read" | "delivered";
 
@@ -19,6 +22,11 @@ const PREFIX: Record<CursorKind, string> = { read: "room_reads", delivered: "roo
 export interface ReadCursor {
   seq: number;
   at: string;
+  /**
+   * Read cursors only: how many of the user's own messages had a seq at or
+   * below `seq` when it moved (store/unread.ts). Absent on older cursors.
+   */
+  own?: number;
 }
 
 /**
@@ -46,16 +54,40 @@ export async function markUpTo(
 ): Promise<{ changed: boolean; cursor: ReadCursor }> {
   const key = [PREFIX[kind], roomId, userId];
   for (let attempt = 0; attempt < 20; attempt++) {
-    const current = await kv.get<ReadCursor>(key);
-    if (current.value && current.value.seq >= seq) return { changed: false, cursor: current.value };
-    const cursor: ReadCursor = { seq, at: now.toISOString() };
-    if ((await kv.atomic().check(current).set(key, cursor).commit()).ok) {
-      return { changed: true, cursor };
+    if (kind === "delivered") {
+      const current = await kv.get<ReadCursor>(key);
+      if (current.value && current.value.seq >= seq) {
+        return { changed: false, cursor: current.value };
+      }
+      const cursor: ReadCursor = { seq, at: now.toISOString() };
+      if ((await kv.atomic().check(current).set(key, cursor).commit()).ok) {
+        return { changed: true, cursor };
+      }
+      continue;
+    }
+    // A read cursor also records the user's own messages up to it, checked against their total
+    // (a send from another device retries this), so unread counts stay exact (store/unread.ts).
+    const [current, head, own] = await kv.getMany<[ReadCursor, RoomHead, Deno.KvU64]>([
+      key,
+      ["room_heads", roomId],
+      ownTotalKey(roomId, userId),
+    ]);
+    if (current.value && current.value.seq >= seq) {
+      return { changed: false, cursor: { seq: current.value.seq, at: current.value.at } };
+    }
+    const total = Number(own.value?.value ?? 0n);
+    const after = await ownBetween(kv, roomId, userId, seq, head.value?.seq ?? 0);
+    const cursor: ReadCursor = { seq, at: now.toISOString(), own: total - after };
+    if ((await kv.atomic().check(current).check(own).set(key, cursor).commit()).ok) {
+      return { changed: true, cursor: { seq, at: cursor.at } };
     }
   }
   // Only other forward moves can beat us twenty times: report where the cursor is now.
   const latest = (await kv.get<ReadCursor>(key)).value;
-  return { changed: false, cursor: latest ?? { seq: 0, at: now.toISOString() } };
+  return {
+    changed: false,
+    cursor: latest ? { seq: latest.seq, at: latest.at } : { seq: 0, at: now.toISOString() },
+  };
 }
 
 /** The read cursors of the given users in a room (0 for users who never read it). */

@@ -176,7 +176,8 @@ Deno.test("delete is a redaction: the sender in the window, staff and admins any
     // The text is gone from storage: no key's value holds it, versions included.
     for await (const e of srv.kv.list({ prefix: [] })) {
       assert.ok(
-        !JSON.stringify(e.value).includes("078-05-1120"),
+        !JSON.stringify(e.value, (_k, v) => typeof v === "bigint" ? String(v) : v)
+          .includes("078-05-1120"),
         `found in ${JSON.stringify(e.key)}`,
       );
     }
@@ -244,6 +245,85 @@ Deno.test("participants are users with a live socket; members everyone with acce
     });
     assert.deepEqual(again.participants, [{ userId: "doctor-1", role: "doctor" }]);
     assert.equal((again.members as unknown[]).length, 2);
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("unread counts: room:list with last message and cursor, room:unread pushes, exact under concurrent sends and reads from several devices", async () => {
+  const srv = await startServer({ env: { MESSAGE_BURST: "1000", MESSAGE_RATE_PER_S: "1000" } });
+  try {
+    const patient = await srv.connect("patient@example.com");
+    const phone = await srv.connect("patient@example.com");
+    const doctor = await srv.connect("doctor@example.com");
+    const laptop = await srv.connect("doctor@example.com");
+    const chat = await doctor.request("message:send", { recipientId: "patient-1", message: "hi" });
+    assert.equal(chat.success, true, JSON.stringify(chat));
+    // The patient's sockets have not joined the chat: they hear the count.
+    const pushed = await patient.event("room:unread");
+    assert.deepEqual(pushed, { roomId: "chat:doctor-1:patient-1", unreadCount: 1 });
+
+    const listed = await patient.request("room:list", {});
+    const rooms = listed.rooms as {
+      roomId: string;
+      unreadCount: number;
+      readSeq: number;
+      lastMessage?: { message: string };
+    }[];
+    assert.deepEqual(rooms.map((r) => r.roomId), ["chat:doctor-1:patient-1", "visit:visit-123"]);
+    assert.equal(rooms[0].unreadCount, 1);
+    assert.equal(rooms[0].lastMessage?.message, "hi");
+    assert.equal(rooms[1].unreadCount, 0);
+    assert.equal(listed.nextOffset, null);
+    const paged = await patient.request("room:list", { limit: 1 });
+    assert.equal((paged.rooms as unknown[]).length, 1);
+    assert.equal(paged.nextOffset, 1);
+
+    // The hammer: both users send from two devices each while the patient reads from two.
+    const senders = [patient, phone, doctor, laptop];
+    const sends = senders.flatMap((c, i) =>
+      Array.from(
+        { length: 15 },
+        (_, n) => c.request("message:send", { roomId: ROOM, message: `d${i}-${n}` }),
+      )
+    );
+    const reads = Array.from(
+      { length: 12 },
+      (_, n) =>
+        (n % 2 ? phone : patient).request("message:read", { roomId: ROOM, seq: 1 + n * 4 })
+          .catch(() => null),
+    );
+    const acks = await Promise.all(sends);
+    assert.ok(acks.every((a) => a.success === true), JSON.stringify(acks.find((a) => !a.success)));
+    await Promise.all(reads);
+    const history = await patient.request("message:history", { roomId: ROOM, limit: 100 });
+    const cursor = (history.reads as Record<string, number>)["patient-1"];
+    const expected = (history.messages as { seq: number; senderId: string }[])
+      .filter((m) => m.seq > cursor && m.senderId !== "patient-1").length;
+    const after = await patient.request("room:list", {});
+    const visit = (after.rooms as { roomId: string; unreadCount: number }[])
+      .find((r) => r.roomId === ROOM)!;
+    assert.equal(visit.unreadCount, expected, `cursor ${cursor}`);
+    // Reading everything: zero, pushed to both devices.
+    const head = (history.messages as { seq: number }[]).at(-1)!.seq;
+    await patient.request("message:read", { roomId: ROOM, seq: head });
+    for (const c of [patient, phone]) {
+      let u = await c.event("room:unread");
+      while (u.roomId !== ROOM || u.unreadCount !== 0) u = await c.event("room:unread");
+    }
+    const zero = await patient.request("room:list", {});
+    assert.equal(
+      (zero.rooms as { roomId: string; unreadCount: number }[]).find((r) => r.roomId === ROOM)!
+        .unreadCount,
+      0,
+    );
+    // The doctor's count in the visit: the patient's 30 messages after the doctor's cursor (0).
+    const doc = await doctor.request("room:list", {});
+    assert.equal(
+      (doc.rooms as { roomId: string; unreadCount: number }[]).find((r) => r.roomId === ROOM)!
+        .unreadCount,
+      30,
+    );
   } finally {
     await srv.close();
   }

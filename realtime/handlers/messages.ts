@@ -229,6 +229,8 @@ function cursorEvent(kind: CursorKind) {
           exceptSocket: ctx.socketId,
           ...naming(ctx),
         });
+        // Reading changes the reader's unread count: all of their devices hear it.
+        if (kind === "read") await ctx.services.unread.read(ctx.userId, grant.room.id);
       }
       return { roomId: grant.room.id, seq: cursor.seq };
     },

@@ -149,6 +149,9 @@ export const messageNewSchema = messageSchema;
 /** `message:sent`: the sending socket's own message, just before the `message:send` ack. */
 export const messageSentSchema = messageSchema;
 
+/** `room:unread`: the user's unread count in a room changed (a message came, or they read). */
+export const roomUnreadSchema = z.object({ roomId: id, unreadCount: z.number().int().min(0) });
+
 /** `message:updated`: a message was edited or redacted; the new message object (or tombstone). */
 export const messageUpdatedSchema = messageSchema;
 
@@ -258,6 +261,7 @@ export const SERVER_EVENT_SCHEMAS = Object.freeze(
     "message:sent": messageSentSchema,
     "message:status": messageStatusSchema,
     "message:updated": messageUpdatedSchema,
+    "room:unread": roomUnreadSchema,
     "typing:start": typingStartSchema,
     "typing:stop": typingStopSchema,
     "room:userJoined": roomUserJoinedSchema,

@@ -147,6 +147,10 @@ const EXAMPLES: { [E in ServerEventName]: { good: ServerEventData<E>[]; bad: unk
     }],
   },
   // §5.6a
+  "room:unread": {
+    good: [{ roomId: "visit:visit-123", unreadCount: 0 }, { roomId: "chat:a:b", unreadCount: 7 }],
+    bad: [{ roomId: "visit:visit-123", unreadCount: -1 }, { unreadCount: 1 }],
+  },
   // §5.6b
   "message:updated": {
     good: [{
