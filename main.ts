@@ -134,7 +134,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   });
   const hub = new Hub();
   // Assigned once the emitter exists; deliveries that arrive before (at the bus's start) skip it.
-  let unread: UnreadNotifier | undefined;
+  const late: { unread?: UnreadNotifier } = {};
   // By default the KV bus: events reach other processes and instances on the same KV, and the
   // isolates of this process over BroadcastChannel too (BROADCAST_CHANNEL).
   const bus: Bus = (deps.bus ??
@@ -151,12 +151,12 @@ export async function createApp(deps: AppDeps): Promise<App> {
           localSockets: (ids) => ids.every((id) => hub.has(id)),
         })))((d) => {
       const n = hub.deliver(d);
-      unread?.delivered(d);
+      late.unread?.delivered(d);
       return n;
     });
   await bus.start?.();
   const emitter = createEmitter(bus, newId);
-  unread = new UnreadNotifier({ kv, hub, emitter, log, newId });
+  const unread = late.unread = new UnreadNotifier({ kv, hub, emitter, log, newId });
   // Presence entries and topic memberships live as long as this isolate's sockets keep beating.
   const liveness = {
     kv,
@@ -200,7 +200,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     topics,
     visits,
     messageEditWindowMs: config.messageEditWindowS * 1000,
-    unread: unread!,
+    unread,
   };
   let stopping = false;
   const lifecycle: Lifecycle = {
@@ -365,7 +365,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
         presence.stop(),
         topics.stop(),
         retention.stop(),
-        unread!.stop(),
+        unread.stop(),
         calls.stopSweeps(),
         scheduler.stop(),
         revocations.stop(),
