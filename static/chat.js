@@ -24,7 +24,19 @@ const ui = {
   sendForm: byId("send-form"),
   input: byId("message-input"),
   send: byId("send-button"),
+  roomList: byId("room-list"),
 };
+
+/** Receipt cursors of the joined room's users (from history and message:status), and its members. */
+const receipts = {
+  /** @type {string[]} */ members: [],
+  /** @type {Map<string, number>} */ read: new Map(),
+  /** @type {Map<string, number>} */ delivered: new Map(),
+  /** Highest seq this page has marked read. */ markedRead: 0,
+  /** @type {ReturnType<typeof setTimeout> | undefined} */ readTimer: undefined,
+};
+
+const TICKS = { sent: "✓ sent", delivered: "✓✓ delivered", read: "✓✓ read" };
 
 /** @type {{rendered: Map<string, HTMLElement>, draftId: string | null}} */
 const chat = {
@@ -58,15 +70,83 @@ function renderRoomInfo() {
 }
 
 /**
- * Inserts a message in seq order; a message already shown (ack, echo, resume) is skipped.
+ * A message's status as this page knows it: `read` once every other member read it, `delivered`
+ * once every other member received it, else `sent`. Rooms without a member list (topics) keep
+ * what the server said.
  * @param {any} m
  */
-function renderMessage(m) {
-  if (!m || m.roomId !== session.room || chat.rendered.has(m.id)) return;
-  const li = document.createElement("li");
+function statusOf(m) {
+  const others = receipts.members.filter((u) => u !== m.senderId);
+  if (others.length === 0) return String(m.status ?? "sent");
+  const read = (/** @type {string} */ u) => receipts.read.get(u) ?? 0;
+  if (others.every((u) => read(u) >= m.seq)) return "read";
+  const got = (/** @type {string} */ u) => Math.max(read(u), receipts.delivered.get(u) ?? 0);
+  if (others.every((u) => got(u) >= m.seq)) return "delivered";
+  return "sent";
+}
+
+/** Re-reads every own message's tick from the cursors. */
+function refreshTicks() {
+  for (const li of ui.messages.children) {
+    const el = /** @type {HTMLElement} */ (li);
+    const tick = el.querySelector(".status");
+    if (!tick || el.dataset.deleted) continue;
+    const status = statusOf({ senderId: session.user?.id, seq: Number(el.dataset.seq) });
+    tick.textContent = TICKS[/** @type {keyof TICKS} */ (status)] ?? status;
+    el.dataset.status = status;
+  }
+}
+
+/** Marks the room read up to the newest message from someone else, once the page shows it. */
+function markShown() {
+  if (!session.client || !session.room || document.visibilityState !== "visible") return;
+  clearTimeout(receipts.readTimer);
+  receipts.readTimer = setTimeout(() => {
+    const room = session.room;
+    let newest = 0;
+    for (const li of ui.messages.children) {
+      const el = /** @type {HTMLElement} */ (li);
+      if (!el.classList.contains("own")) newest = Math.max(newest, Number(el.dataset.seq));
+    }
+    if (!room || !session.client || newest <= receipts.markedRead) return;
+    receipts.markedRead = newest;
+    session.client.markRead(room, newest).catch(() => {});
+  }, 300);
+}
+
+/**
+ * Edit and delete, in place. The server decides who may (the sender within the edit window;
+ * delete also the visit's clinicians and admins) and says why not.
+ * @param {any} m
+ * @param {"edit" | "delete"} action
+ */
+async function change(m, action) {
+  const client = session.client;
+  if (!client) return;
+  let ack;
+  if (action === "edit") {
+    const text = globalThis.prompt("Edit your message", String(m.message));
+    if (text === null || text === m.message) return;
+    ack = await client.edit(m.roomId, m.seq, text).catch(failedAck);
+  } else {
+    if (!globalThis.confirm("Remove this message for everyone?")) return;
+    ack = await client.delete(m.roomId, m.seq).catch(failedAck);
+  }
+  if (!ack.success) return showError(`Could not ${action} the message: ${ack.error}`);
+  updateMessage(ack.message);
+}
+
+/**
+ * Fills a message's element: sender, time, seq, its tick (own messages), the text (or
+ * "message removed"), and its actions.
+ * @param {HTMLElement} li @param {any} m
+ */
+function fill(li, m) {
   const mine = m.senderId === session.user?.id;
   li.className = mine ? "message own" : "message";
   li.dataset.seq = String(m.seq);
+  if (m.deletedAt) li.dataset.deleted = "true";
+  else delete li.dataset.deleted;
   const meta = document.createElement("div");
   meta.className = "meta";
   const sender = document.createElement("span");
@@ -79,11 +159,61 @@ function renderMessage(m) {
   seq.className = "seq";
   seq.textContent = `#${m.seq}`;
   meta.append(sender, " ", time, " ", seq);
+  if (m.editedAt && !m.deletedAt) {
+    const edited = document.createElement("span");
+    edited.className = "edited";
+    edited.textContent = " (edited)";
+    meta.append(edited);
+  }
+  if (mine && !m.deletedAt) {
+    const tick = document.createElement("span");
+    tick.className = "status";
+    meta.append(" ", tick);
+  }
   const body = document.createElement("p");
-  body.className = "text";
-  body.textContent = String(m.message);
-  li.append(meta, body);
+  body.className = m.deletedAt ? "text removed" : "text";
+  body.textContent = m.deletedAt ? "message removed" : String(m.message);
+  li.replaceChildren(meta, body);
+  if (!m.deletedAt) {
+    const actions = document.createElement("div");
+    actions.className = "actions";
+    const buttons = /** @type {["edit" | "delete", string][]} */ (
+      mine
+        ? [["edit", "Edit"], ["delete", "Delete"]]
+        : session.user?.role === "patient"
+        ? []
+        : [["delete", "Delete"]]
+    );
+    for (const [action, label] of buttons) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "link";
+      b.textContent = label;
+      b.addEventListener("click", () => void change(m, action));
+      actions.append(b);
+    }
+    if (buttons.length > 0) li.append(actions);
+  }
+}
+
+/** A message already shown was edited or deleted: redraws it in place. @param {any} m */
+function updateMessage(m) {
+  const li = m && m.roomId === session.room ? chat.rendered.get(m.id) : undefined;
+  if (!li) return;
+  fill(li, m);
+  refreshTicks();
+}
+
+/**
+ * Inserts a message in seq order; a message already shown (ack, echo, resume) is skipped.
+ * @param {any} m
+ */
+function renderMessage(m) {
+  if (!m || m.roomId !== session.room || chat.rendered.has(m.id)) return;
+  const li = document.createElement("li");
+  fill(li, m);
   chat.rendered.set(m.id, li);
+  if (m.senderId !== session.user?.id) markShown();
 
   const next = [...ui.messages.children].find((el) => Number(el.dataset.seq) > m.seq);
   const stick = ui.messages.scrollHeight - ui.messages.scrollTop - ui.messages.clientHeight < 40;
@@ -110,7 +240,18 @@ async function loadHistory() {
     if (room !== session.room) return;
     if (!ack.success) return showError(`Could not load history: ${ack.error}`);
     const keep = ui.messages.scrollHeight - ui.messages.scrollTop;
+    for (
+      const [u, seq] of Object.entries(/** @type {Record<string, number>} */ (ack.reads ?? {}))
+    ) {
+      receipts.read.set(u, Math.max(receipts.read.get(u) ?? 0, seq));
+    }
+    for (
+      const [u, seq] of Object.entries(/** @type {Record<string, number>} */ (ack.delivered ?? {}))
+    ) {
+      receipts.delivered.set(u, Math.max(receipts.delivered.get(u) ?? 0, seq));
+    }
     for (const m of /** @type {any[]} */ (ack.messages)) renderMessage(m);
+    refreshTicks();
     // Older messages go on top: keep the reader where they were.
     if (oldest) ui.messages.scrollTop = ui.messages.scrollHeight - keep;
     ui.loadOlder.hidden = !ack.hasMore;
@@ -137,10 +278,15 @@ async function join(roomId) {
       p.role,
     ]),
   );
+  receipts.members = /** @type {{userId: string}[]} */ (ack.members ?? []).map((p) => p.userId);
+  receipts.read.clear();
+  receipts.delivered.clear();
+  receipts.markedRead = 0;
   setJoined(true);
   renderRoomInfo();
   onRoster([...session.participants.keys()]);
   await loadHistory();
+  void refreshRooms();
 }
 
 async function leave() {
@@ -166,6 +312,7 @@ async function send() {
     if (!ack.success) return showError(`Not sent: ${ack.error}`);
     showError("");
     renderMessage(ack.message);
+    refreshTicks();
     if (ui.input.value === text) ui.input.value = "";
     chat.draftId = null;
   } catch (err) {
@@ -180,6 +327,41 @@ async function send() {
 function onInput() {
   chat.draftId = null; // an edited draft is a new message
   composerInput(ui.input.value);
+}
+
+/** Sets a room's unread badge in the room list. @param {string} roomId @param {number} count */
+function setBadge(roomId, count) {
+  const badge = ui.roomList.querySelector(`li[data-room="${CSS.escape(roomId)}"] .badge`);
+  if (!badge) return void refreshRooms();
+  badge.textContent = count > 0 ? String(count) : "";
+  badge.hidden = count === 0;
+}
+
+/** The user's rooms with their unread counts (room:list), each a button that joins it. */
+async function refreshRooms() {
+  if (!session.client) return;
+  const ack = await session.client.request("room:list", { limit: 50 }).catch(failedAck);
+  if (!ack.success) return;
+  const items = /** @type {{roomId: string, unreadCount: number}[]} */ (ack.rooms).map((r) => {
+    const li = document.createElement("li");
+    li.dataset.room = r.roomId;
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "secondary room-link";
+    b.textContent = r.roomId;
+    b.addEventListener("click", () => {
+      ui.roomId.value = r.roomId;
+      join(r.roomId).catch((err) => showError(`Cannot join ${r.roomId}: ${err.message}`));
+    });
+    const badge = document.createElement("span");
+    badge.className = "badge";
+    badge.setAttribute("aria-label", "unread messages");
+    badge.textContent = r.unreadCount > 0 ? String(r.unreadCount) : "";
+    badge.hidden = r.unreadCount === 0;
+    li.append(b, " ", badge);
+    return li;
+  });
+  ui.roomList.replaceChildren(...items);
 }
 
 /**
@@ -205,6 +387,17 @@ export function listenChat(client) {
   client.on("message:new", (m) => {
     stopTyping(m.senderId);
     renderMessage(m);
+  });
+  client.on("message:updated", updateMessage);
+  client.on("message:status", (s) => {
+    if (s.roomId !== session.room) return;
+    const map = s.status === "read" ? receipts.read : receipts.delivered;
+    map.set(s.userId, Math.max(map.get(s.userId) ?? 0, s.seq));
+    refreshTicks();
+  });
+  client.on("room:unread", (u) => setBadge(u.roomId, u.unreadCount));
+  client.on("status", (s) => {
+    if (s === "open") void refreshRooms();
   });
   client.on("message:sent", renderMessage);
   client.on("room:resumed", (ack) => {

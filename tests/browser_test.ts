@@ -495,3 +495,75 @@ Deno.test({
       assert.deepEqual(problems, []);
     }),
 });
+
+Deno.test({
+  name: "browser page: ticks sent -> read, edit and delete in place, a tombstone, unread badges",
+  ignore: !hasChromium && Deno.env.get("CI") !== "true",
+  fn: () =>
+    withBrowser(async (context, srv) => {
+      const problems: string[] = [];
+      const patient = context.pages()[0] ?? await context.newPage();
+      const doctor = await context.newPage();
+      /** The next dialog's answer: a prompt's text, or true to confirm. */
+      const answers: (string | true)[] = [];
+      for (const [page, name] of [[patient, "patient"], [doctor, "doctor"]] as const) {
+        page.on("pageerror", (err) => problems.push(`${name} pageerror: ${err.message}`));
+        page.on("console", (msg) => {
+          if (msg.type() === "error") problems.push(`${name} console: ${msg.text()}`);
+        });
+        page.on("dialog", (dialog) => {
+          const answer = answers.shift();
+          if (answer === undefined) {
+            problems.push(`${name} unexpected dialog: ${dialog.message()}`);
+            return void dialog.dismiss().catch(() => {});
+          }
+          void dialog.accept(answer === true ? undefined : answer).catch(() => {});
+        });
+      }
+      await signIn(patient, srv, "patient@example.com");
+      await signIn(doctor, srv, "doctor@example.com");
+      await joinVisit(patient);
+      await joinVisit(doctor);
+
+      // The patient sends; the doctor's page receives it, confirms it and reads it.
+      await patient.bringToFront();
+      const input = patient.getByLabel("Message", { exact: true });
+      await input.fill("My dose is 50 mg");
+      await input.press("Enter");
+      const mine = patient.locator("#messages > li.own").last();
+      await mine.locator(".status").waitFor();
+      await doctor.bringToFront();
+      await doctor.locator("#messages > li", { hasText: "My dose is 50 mg" }).waitFor();
+      await patient.bringToFront();
+      await patient.locator('#messages > li.own[data-status="read"]').waitFor();
+      assert.equal(await mine.locator(".status").textContent(), "✓✓ read");
+
+      // Edit in place: the doctor's page shows the new text, marked edited.
+      answers.push("My dose is 5 mg");
+      await mine.getByRole("button", { name: "Edit" }).click();
+      await mine.locator(".text", { hasText: "My dose is 5 mg" }).waitFor();
+      await doctor.bringToFront();
+      const seen = doctor.locator("#messages > li", { hasText: "My dose is 5 mg" });
+      await seen.locator(".edited").waitFor();
+
+      // The visit's doctor removes it: both pages show the tombstone, and no text.
+      answers.push(true);
+      await seen.getByRole("button", { name: "Delete" }).click();
+      for (const page of [doctor, patient]) {
+        await page.bringToFront();
+        await page.locator("#messages > li .text.removed", { hasText: "message removed" })
+          .waitFor();
+        assert.equal(await page.locator("#messages", { hasText: "5 mg" }).count(), 0);
+      }
+
+      // Unread badges: a chat message from the doctor, in a room the patient's page has not
+      // joined, shows as a count on that room.
+      const ws = await srv.connect("doctor@example.com");
+      const sent = await ws.request("message:send", { recipientId: "patient-1", message: "hi" });
+      assert.equal(sent.success, true);
+      await patient.bringToFront();
+      const badge = patient.locator('#room-list li[data-room="chat:doctor-1:patient-1"] .badge');
+      await badge.filter({ hasText: "1" }).waitFor();
+      assert.deepEqual(problems, []);
+    }),
+});
