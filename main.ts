@@ -331,6 +331,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     clock,
     log,
     messageRetentionDays: config.messageRetentionDays,
+    notificationRetentionDays: config.notificationRetentionDays,
   });
   retention.start();
   scheduler.start((job) => calls.onJob(job));

@@ -107,6 +107,7 @@ const schema = z.object({
   CALL_GRACE_MS: intIn(100, 600_000).default(15_000),
   MESSAGE_EDIT_WINDOW_S: intIn(0, 2_592_000).default(900),
   MESSAGE_RETENTION_DAYS: intIn(1, 36_500).optional(),
+  NOTIFICATION_RETENTION_DAYS: intIn(1, 36_500).optional(),
   SCHEDULER: z.enum(["auto", "queue", "deadline"]).default("auto"),
   // Set by Deno Deploy; read to pick the platform's KV and the scheduler.
   DENO_DEPLOYMENT_ID: z.string().optional(),
@@ -146,6 +147,8 @@ export interface Config {
   messageEditWindowS: number;
   /** Messages older than this are deleted (rooms on legal hold excepted); unset: kept forever. */
   messageRetentionDays?: number;
+  /** Notifications older than this are deleted (their unread count adjusted); unset: kept. */
+  notificationRetentionDays?: number;
   /** How often the KV bus polls other processes' log heads (besides watching them). */
   busPollMs: number;
   /** Running on Deno Deploy (DENO_DEPLOYMENT_ID is set). */
@@ -234,6 +237,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     kvBus: v.KV_BUS,
     messageEditWindowS: v.MESSAGE_EDIT_WINDOW_S,
     messageRetentionDays: v.MESSAGE_RETENTION_DAYS,
+    notificationRetentionDays: v.NOTIFICATION_RETENTION_DAYS,
     // On Deploy a watch sees every instance's writes: the poll is only a backstop there.
     busPollMs: v.BUS_POLL_MS ?? (v.DENO_DEPLOYMENT_ID === undefined ? 250 : 1000),
     onDeploy: v.DENO_DEPLOYMENT_ID !== undefined,

@@ -77,6 +77,9 @@ export class RealtimeClient {
     new Map();
   /** @type {Map<string, number>} delivered cursors sent, per room */ #confirmed = new Map();
   /** @type {ReturnType<typeof setTimeout> | undefined} */ #confirmTimer;
+  /** @type {Map<string, number>} unread count per room, as far as this client knows */ #unread =
+    new Map();
+  /** @type {string | undefined} */ #userId;
 
   /** @param {string} url @param {ConnectOptions} options */
   constructor(url, options) {
@@ -207,7 +210,17 @@ export class RealtimeClient {
     this.#fire("frame", { dir: "in", frame });
     if (typeof frame.ack === "number") return this.#settle(frame.ack, frame.data);
     const { event, data } = frame;
-    if (event === "connected") this.#onConnected();
+    if (event === "connected") {
+      this.#userId = data?.userId;
+      this.#onConnected();
+    }
+    if (event === "room:unread") this.#setUnread(data.roomId, data.unreadCount);
+    // The server tells sockets outside a room; a socket in it counts along.
+    if (
+      event === "message:new" && data?.senderId !== this.#userId && this.#joined.has(data?.roomId)
+    ) {
+      this.#setUnread(data.roomId, (this.#unread.get(data.roomId) ?? 0) + 1);
+    }
     if (event === "message:new" || event === "message:sent") this.#track(data);
     if (event === "message:new") this.#received(data);
     this.#fire(event, data);
@@ -302,6 +315,34 @@ export class RealtimeClient {
    */
   delete(roomId, seq) {
     return this.request("message:delete", { roomId, seq });
+  }
+
+  /**
+   * Unread counts per room: loaded by {@linkcode loadUnread}, kept by `room:unread` and by
+   * counting `message:new` in joined rooms; an `unread` event `{roomId, unreadCount}` on change.
+   * @returns {Map<string, number>}
+   */
+  get unread() {
+    return new Map(this.#unread);
+  }
+
+  /** Loads every room's unread count (room:list); resolves with the counts. */
+  async loadUnread() {
+    const ack = await this.request("room:list", { limit: 100 });
+    if (ack.success) {
+      for (const r of /** @type {{roomId: string, unreadCount: number}[]} */ (ack.rooms)) {
+        this.#setUnread(r.roomId, r.unreadCount);
+      }
+    }
+    return this.unread;
+  }
+
+  /** @param {string} roomId @param {number} count */
+  #setUnread(roomId, count) {
+    if (typeof roomId !== "string" || typeof count !== "number") return;
+    if (this.#unread.get(roomId) === count) return;
+    this.#unread.set(roomId, count);
+    this.#fire("unread", { roomId, unreadCount: count });
   }
 
   /** Marks the room read up to `seq` (cursors only move forward). @param {string} roomId @param {number} seq */

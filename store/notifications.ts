@@ -161,3 +161,53 @@ export async function listNotifications(
   }
   return { notifications: found.slice(0, opts.limit), hasMore: found.length > opts.limit };
 }
+
+/** Notifications removed per commit by a retention sweep. */
+const SWEEP_BATCH = 50;
+
+/**
+ * Deletes every notification created before `before` (ms), oldest first, in
+ * small commits that also take the unread ones off their user's count
+ * (checked on its versionstamp, so a concurrent read or a new notification
+ * makes the batch go again: the count never drifts). `pause` runs between
+ * batches. Resolves with how many it deleted.
+ */
+export async function sweepNotifications(
+  kv: Deno.Kv,
+  before: number,
+  pause: () => Promise<void> = () => new Promise((r) => setTimeout(r, 0)),
+): Promise<number> {
+  let deleted = 0;
+  // Every user who ever got a notification has a count (createNotification sums it).
+  for await (const c of kv.list({ prefix: ["notification_unread_count"] })) {
+    const userId = c.key[1] as string;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS;) {
+      const old: Deno.KvEntry<Notification>[] = [];
+      const iter = kv.list<Notification>({ prefix: ["notifications", userId] }, {
+        limit: SWEEP_BATCH,
+      });
+      // Ids are ULIDs: ascending is oldest first.
+      for await (const e of iter) {
+        if (Date.parse(e.value.createdAt) >= before) break;
+        old.push(e);
+      }
+      if (old.length === 0) break;
+      const count = await kv.get<Deno.KvU64>(countKey(userId));
+      const unread = old.filter((e) => !e.value.readAt).length;
+      const op = kv.atomic().check(count);
+      for (const e of old) {
+        op.check(e).delete(e.key);
+        if (!e.value.readAt) op.delete(["notifications_unread", userId, e.value.id]);
+      }
+      op.set(countKey(userId), new Deno.KvU64(BigInt(Math.max(0, toNumber(count.value) - unread))));
+      if (!(await op.commit()).ok) {
+        await backoff(attempt++);
+        continue;
+      }
+      deleted += old.length;
+      if (old.length < SWEEP_BATCH) break;
+      await pause();
+    }
+  }
+  return deleted;
+}

@@ -46,6 +46,29 @@ Deno.test("client.js confirms received messages once per burst, and edits and de
     const deleted = await client.delete(ROOM, seq);
     assert.equal((deleted.message as { deletedBy: string }).deletedBy, "doctor-1");
     assert.equal((await client.markRead(ROOM, seq)).seq, seq);
+
+    // Unread counts: loaded from room:list, then counted along in a joined room, and zero again
+    // after a read (the server pushes room:unread to every device of the reader).
+    const loaded = await client.loadUnread();
+    assert.equal(loaded.get(ROOM), 0);
+    const counted = new Promise<number>((r) =>
+      client.on("unread", (u: { roomId: string; unreadCount: number }) => {
+        if (u.roomId === ROOM && u.unreadCount > 0) r(u.unreadCount);
+      })
+    );
+    await patient.request("message:send", { roomId: ROOM, message: "d" });
+    assert.equal(await within(counted, 3000, "counted"), 1);
+    const head = (await patient.request("message:history", { roomId: ROOM })).messages as {
+      seq: number;
+    }[];
+    const zero = new Promise<void>((r) =>
+      client.on("unread", (u: { roomId: string; unreadCount: number }) => {
+        if (u.roomId === ROOM && u.unreadCount === 0) r();
+      })
+    );
+    await client.markRead(ROOM, head.at(-1)!.seq);
+    await within(zero, 3000, "zero after the read");
+    assert.equal(client.unread.get(ROOM), 0);
   } finally {
     client.close();
     await srv.close();

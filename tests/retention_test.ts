@@ -131,3 +131,34 @@ Deno.test("a held room's messages are redacted by admins only", async () => {
     await srv.close();
   }
 });
+
+Deno.test("NOTIFICATION_RETENTION_DAYS removes old notifications and takes unread ones off the count", async () => {
+  const clock = new FakeClock(Date.now());
+  const srv = await startServer({ clock, env: { NOTIFICATION_RETENTION_DAYS: "7" } });
+  try {
+    const old = [];
+    for (let i = 0; i < 3; i++) {
+      old.push(await srv.app.realtime.notifyUser("patient-1", { title: `old ${i}`, message: "m" }));
+    }
+    clock.advance(8 * DAY);
+    await srv.app.realtime.notifyUser("patient-1", { title: "new", message: "m" });
+    const patient = await srv.connect("patient@example.com");
+    // One old one is read first: only the two unread old ones come off the count.
+    assert.equal(
+      (await patient.request("notification:read", { notificationId: old[0].id })).success,
+      true,
+    );
+    assert.equal((await patient.request("notification:getUnreadCount")).unreadCount, 3);
+    await srv.app.retention.sweep();
+    const list = await patient.request("notification:list", {});
+    assert.deepEqual(
+      (list.notifications as { title: string }[]).map((n) => n.title),
+      ["new"],
+    );
+    assert.equal((await patient.request("notification:getUnreadCount")).unreadCount, 1);
+    await srv.app.retention.sweep();
+    assert.equal((await patient.request("notification:getUnreadCount")).unreadCount, 1);
+  } finally {
+    await srv.close();
+  }
+});
