@@ -266,7 +266,10 @@ export async function createApp(deps: AppDeps): Promise<App> {
       },
     }),
   );
-  app.route("/api/v1/auth", authRoutes({ kv, tokens, clock, log, audit }));
+  app.route(
+    "/api/v1/auth",
+    authRoutes({ kv, tokens, clock, log, audit, refreshTtlS: config.refreshTtl }),
+  );
   app.route("/api/v1/visits", visitRoutes({ kv, tokens, clock, newId, audit, visits }));
   app.route("/api/v1", serviceRoutes({ kv, tokens, realtime, audit }));
   app.route("/api/v1/audit", auditRoutes({ kv, tokens, audit }));

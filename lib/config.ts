@@ -75,6 +75,7 @@ const schema = z.object({
   JWT_ISSUER: z.string().min(1).default("telehealth-realtime"),
   JWT_AUDIENCE: z.string().min(1).default("telehealth-realtime"),
   JWT_TTL: duration.default(3600),
+  REFRESH_TTL: duration.default(12 * 3600),
   CORS_ORIGINS: z
     .string()
     .default("")
@@ -158,6 +159,8 @@ export interface Config {
   jwtAudience: string;
   /** Token lifetime in seconds. */
   jwtTtl: number;
+  /** Seconds a refresh token (the session cookie) lives; each refresh extends it (30 days at most). */
+  refreshTtl: number;
   corsOrigins: string[];
   /** Peers (CIDRs) whose X-Forwarded-For / Forwarded headers are believed; none by default. */
   trustedProxies: string[];
@@ -245,6 +248,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     jwtIssuer: v.JWT_ISSUER,
     jwtAudience: v.JWT_AUDIENCE,
     jwtTtl: v.JWT_TTL,
+    refreshTtl: v.REFRESH_TTL,
     corsOrigins: v.CORS_ORIGINS,
     trustedProxies: v.TRUSTED_PROXIES,
     publicOrigins: v.PUBLIC_URL,

@@ -24,7 +24,16 @@ import type { TokenService } from "../lib/tokens.ts";
 import { type Audit, refusalKey } from "../realtime/audit.ts";
 import type { AuditInput, AuditTarget } from "../store/audit.ts";
 import { revokeToken } from "../store/sessions.ts";
-import { authenticate, getUser, getUserByEmail, normalizeEmail, toPublic } from "../store/users.ts";
+import { revokeByToken, rotate, startSession } from "../store/refresh.ts";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import {
+  authenticate,
+  getUser,
+  getUserByEmail,
+  normalizeEmail,
+  toPublic,
+  type User,
+} from "../store/users.ts";
 import { type AppEnv, clientIp, jsonBody, requestId, requireUser } from "./context.ts";
 import { zodIssues } from "../realtime/events.ts";
 
@@ -39,6 +48,12 @@ export const HASH_WAITING = 6;
 /** Logins from clean addresses waiting besides those, served first (waiting holds no hash memory). */
 export const HASH_PRIORITY_WAITING = 32;
 
+/** The refresh cookie's name and the one path it is sent to. */
+export const REFRESH_COOKIE = "th_refresh";
+export const REFRESH_PATH = "/api/v1/auth/refresh";
+/** Hosts served over plain HTTP in development: the cookie cannot be Secure there. */
+const LOCAL_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]"]);
+
 export function authRoutes(deps: {
   kv: Deno.Kv;
   tokens: TokenService;
@@ -49,8 +64,35 @@ export function authRoutes(deps: {
   throttle?: LoginThrottle;
   /** Defaults to {@linkcode HASH_PERMITS} hashes at once, {@linkcode HASH_WAITING} waiting. */
   hashes?: Semaphore;
+  /** Refresh token lifetime in seconds (REFRESH_TTL). */
+  refreshTtlS?: number;
 }): Hono<AppEnv> {
   const { kv, tokens, clock, log, audit } = deps;
+  const refreshTtlMs = (deps.refreshTtlS ?? 12 * 3600) * 1000;
+  /** The refresh cookie: HttpOnly, SameSite=Strict, only sent to the refresh route. */
+  const putCookie = (c: Context<AppEnv>, token: string, expiresAt: number) => {
+    const host = new URL(c.req.url).hostname;
+    setCookie(c, REFRESH_COOKIE, token, {
+      path: REFRESH_PATH,
+      httpOnly: true,
+      sameSite: "Strict",
+      secure: !LOCAL_HOSTS.has(host),
+      maxAge: Math.max(1, Math.floor((expiresAt - clock.now()) / 1000)),
+    });
+  };
+  const dropCookie = (c: Context<AppEnv>) =>
+    deleteCookie(c, REFRESH_COOKIE, { path: REFRESH_PATH });
+  /** An access token for the user, as login and refresh answer it. */
+  const grant = async (user: User) => {
+    const { token, expiresAt } = await tokens.sign({
+      id: user.id,
+      role: user.role,
+      epoch: user.sessionEpoch ?? 0,
+    });
+    const { id, email, name, role } = user;
+    return { token, expiresAt: expiresAt.toISOString(), user: { id, email, name, role } };
+  };
+
   const throttle = deps.throttle ?? new LoginThrottle({ clock });
   const hashes = deps.hashes ?? new Semaphore(HASH_PERMITS, HASH_WAITING, HASH_PRIORITY_WAITING);
   const app = new Hono<AppEnv>();
@@ -138,11 +180,73 @@ export function authRoutes(deps: {
     });
     log.info("auth.login", { userId: user.id });
     const { id, email: userEmail, name, role } = user;
+    const refresh = await startSession(kv, user.id, clock.now(), refreshTtlMs);
+    putCookie(c, refresh.token, refresh.expiresAt);
     return c.json({
       token,
       expiresAt: expiresAt.toISOString(),
       user: { id, email: userEmail, name, role },
     });
+  });
+
+  // A new access token for the session in the refresh cookie (or `{refreshToken}` for clients
+  // without cookies), and the next refresh token: each is single use.
+  app.post("/refresh", async (c) => {
+    let presented = getCookie(c, REFRESH_COOKIE);
+    if (presented === undefined) {
+      const body = await c.req.json().catch(() => ({})) as { refreshToken?: unknown };
+      if (typeof body.refreshToken === "string" && body.refreshToken.length <= 200) {
+        presented = body.refreshToken;
+      }
+    }
+    const refused = (code: string, message: string) => {
+      dropCookie(c);
+      audit.record({
+        actorId: null,
+        actorRole: null,
+        action: "auth.refresh",
+        outcome: "refused",
+        code,
+        ip: clientIp(c),
+        requestId: requestId(c),
+      });
+      throw new AppError("UNAUTHENTICATED", message);
+    };
+    if (presented === undefined) return refused("UNAUTHENTICATED", "No session to refresh");
+    const result = await rotate(kv, presented, clock.now(), refreshTtlMs);
+    if (!result.ok) {
+      return refused(
+        "UNAUTHENTICATED",
+        result.reason === "reused"
+          ? "Refresh token already used: the session is revoked; sign in again"
+          : result.reason === "expired"
+          ? "Session expired; sign in again"
+          : "Invalid refresh token; sign in again",
+      );
+    }
+    const user = await getUser(kv, result.userId);
+    if (!user || user.disabled) {
+      await revokeByToken(kv, result.token, clock.now());
+      return refused("UNAUTHENTICATED", "Invalid refresh token; sign in again");
+    }
+    putCookie(c, result.token, result.expiresAt);
+    audit.record({
+      actorId: user.id,
+      actorRole: user.role,
+      action: "auth.refresh",
+      outcome: "success",
+      ip: clientIp(c),
+      requestId: requestId(c),
+    });
+    return c.json(await grant(user));
+  });
+
+  // Signing out of the session: the refresh cookie's family ends.
+  app.delete("/refresh", async (c) => {
+    const presented = getCookie(c, REFRESH_COOKIE);
+    if (presented !== undefined) await revokeByToken(kv, presented, clock.now());
+    dropCookie(c);
+    return c.json({ success: true });
   });
 
   app.post("/logout", requireUser(tokens, kv), async (c) => {
