@@ -212,7 +212,8 @@ export function authRoutes(deps: {
       });
       throw new AppError("UNAUTHENTICATED", message);
     };
-    if (presented === undefined) return refused("UNAUTHENTICATED", "No session to refresh");
+    // No session at all (a page checking on load): nothing to refresh, and nothing wrong.
+    if (presented === undefined) return c.body(null, 204);
     const result = await rotate(kv, presented, clock.now(), refreshTtlMs);
     if (!result.ok) {
       return refused(

@@ -6,7 +6,11 @@
  * call_state.js, call_media.js). Every piece of text from the server or a user
  * reaches the DOM through `textContent` only (messages, names and custom
  * statuses are hostile input); the page never builds HTML from strings. The
- * token lives in memory only: a reload signs out.
+ * access token lives in memory only; the session is the refresh cookie
+ * (HttpOnly, never readable here): a reload signs back in with it, and the
+ * access token is renewed before it expires, on the live socket too
+ * (`auth:refresh`), so calls and chats do not drop. When renewing finally
+ * fails, the page says so and signs out: no live control is left running.
  */
 
 import { connect } from "./client.js";
@@ -65,6 +69,55 @@ function onOpen() {
   resumeCall();
 }
 
+/** @type {ReturnType<typeof setTimeout> | undefined} */
+let renewTimer;
+
+/**
+ * Renews the access token at 80 % of its life (at least 5 s before expiry).
+ * @param {string} expiresAt ISO time
+ */
+function scheduleRenewal(expiresAt) {
+  clearTimeout(renewTimer);
+  const left = Date.parse(expiresAt) - Date.now();
+  renewTimer = setTimeout(() => void renew(), Math.max(1000, Math.min(left * 0.8, left - 5000)));
+}
+
+/** A new access token from the refresh cookie, or null (no session, or it ended). */
+async function refreshSession() {
+  const res = await fetch("/api/v1/auth/refresh", { method: "POST" }).catch(() => null);
+  if (!res) return null;
+  const body = await res.json().catch(() => ({}));
+  log("http", `POST /api/v1/auth/refresh ${res.status}`, res.ok ? { user: body.user } : body);
+  return res.ok && body.token ? body : null;
+}
+
+async function renew() {
+  const body = await refreshSession();
+  if (!body || !session.client) {
+    if (session.client) {
+      signOut();
+      showError("Your session has ended: sign in again.");
+    }
+    return;
+  }
+  scheduleRenewal(body.expiresAt);
+  session.client.refreshToken(body.token).catch(() => {});
+}
+
+/**
+ * Shows the signed-in page for `body` ({token, expiresAt, user}) and connects.
+ * @param {{token: string, expiresAt: string, user: any}} body
+ */
+function signedIn(body) {
+  session.user = body.user;
+  ui.who.textContent = `${body.user.name} (${body.user.id}, ${body.user.role})`;
+  ui.loginPanel.hidden = true;
+  for (const panel of SESSION_PANELS) panel.hidden = false;
+  startClient(body.token);
+  scheduleRenewal(body.expiresAt);
+  void watchUsers([body.user.id]);
+}
+
 /** @param {string} token */
 function startClient(token) {
   const client = connect("/ws", { token });
@@ -79,7 +132,8 @@ function startClient(token) {
     log("sys", `status ${s}`);
     ui.status.dataset.state = s;
     ui.status.textContent = STATUS_TEXT[/** @type {keyof STATUS_TEXT} */ (s)] ?? s;
-    if (s === "unauthorized") showError("Session ended: sign out, then sign in again.");
+    // The token was refused (expired or revoked): renew it from the session, or sign out.
+    if (s === "unauthorized") void renew();
     if (s === "open") onOpen();
   });
   client.on("halted", (d) => {
@@ -107,12 +161,7 @@ ui.loginForm.addEventListener("submit", async (/** @type {SubmitEvent} */ e) => 
     log("http", `POST /api/v1/auth/login ${res.status}`, res.ok ? { user: body.user } : body);
     if (!res.ok) return showError(`Sign-in failed: ${body.error ?? res.statusText}`);
     ui.password.value = "";
-    session.user = body.user;
-    ui.who.textContent = `${body.user.name} (${body.user.id}, ${body.user.role})`;
-    ui.loginPanel.hidden = true;
-    for (const panel of SESSION_PANELS) panel.hidden = false;
-    startClient(body.token);
-    void watchUsers([body.user.id]);
+    signedIn(body);
     ui.roomId.focus();
   } catch (err) {
     showError(`Sign-in failed: ${/** @type {Error} */ (err).message}`);
@@ -121,7 +170,9 @@ ui.loginForm.addEventListener("submit", async (/** @type {SubmitEvent} */ e) => 
   }
 });
 
-ui.logout.addEventListener("click", () => {
+/** Ends everything live: chat, call, socket, renewals. */
+function signOut() {
+  clearTimeout(renewTimer);
   // Chat and call first: their last typing:stop and call:end need the socket.
   resetChat();
   resetCall();
@@ -133,7 +184,19 @@ ui.logout.addEventListener("click", () => {
   for (const panel of SESSION_PANELS) panel.hidden = true;
   ui.loginPanel.hidden = false;
   ui.email.focus();
+}
+
+ui.logout.addEventListener("click", () => {
+  signOut();
+  // The session itself ends too: a reload must not sign back in.
+  void fetch("/api/v1/auth/refresh", { method: "DELETE" }).catch(() => {});
 });
+
+// A reload keeps the session: sign back in with the refresh cookie, if there is one.
+// `data-session-checked` tells scripts (and tests) the page has decided.
+void refreshSession().then((body) => {
+  if (body && !session.client) signedIn(body);
+}).finally(() => document.documentElement.dataset.sessionChecked = "true");
 
 ui.clearLog.addEventListener("click", clearLog);
 

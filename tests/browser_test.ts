@@ -55,6 +55,11 @@ async function signIn(page: Page, srv: TestServer, email: string): Promise<void>
   if (page.url() !== `${srv.url}/`) await page.goto(srv.url);
   // A background tab gets no animation frames, which Playwright's "stable" check waits on.
   await page.bringToFront();
+  // The pages of one test share cookies: a page may have signed in with another page's session.
+  await page.locator("html[data-session-checked]").waitFor({ state: "attached" });
+  if (await page.locator("#login-panel").isHidden()) {
+    await page.getByRole("button", { name: "Sign out" }).click();
+  }
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill("password123");
   await page.getByRole("button", { name: "Sign in and connect" }).click();
@@ -166,30 +171,43 @@ async function loadPlaywright(): Promise<typeof import("playwright-core")> {
   }
 }
 
-/** Runs `fn` against the demo server in Chromium with a fresh profile; closes both after. */
-async function withBrowser(
-  fn: (context: BrowserContext, srv: TestServer) => Promise<void>,
-): Promise<void> {
+/** Opens pages; each page is its own browser context (its own cookies: its own session). */
+interface Pages {
+  pages(): Page[];
+  newPage(): Promise<Page>;
+}
+
+/**
+ * Runs `fn` against the demo server in Chromium; every page it opens gets a
+ * context of its own, as two people on two computers have (the session is a
+ * cookie). Closes everything after.
+ */
+async function withBrowser(fn: (browser: Pages, srv: TestServer) => Promise<void>): Promise<void> {
   const { chromium } = await loadPlaywright();
   const srv = await startServer();
-  const profile = await Deno.makeTempDir({ prefix: "telehealth_chromium_" });
   try {
-    // A persistent context is how Playwright takes a --user-data-dir: a fresh one per run.
-    const context = await chromium.launchPersistentContext(profile, {
+    const browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
       args: LAUNCH_ARGS,
-      viewport: { width: 1280, height: 860 },
     });
+    const contexts: BrowserContext[] = [];
     try {
-      context.setDefaultTimeout(WAIT_MS);
-      await fn(context, srv);
+      await fn({
+        pages: () => [],
+        async newPage() {
+          const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+          context.setDefaultTimeout(WAIT_MS);
+          contexts.push(context);
+          return await context.newPage();
+        },
+      }, srv);
     } finally {
-      await context.close();
+      for (const c of contexts) await c.close().catch(() => {});
+      await browser.close();
     }
   } finally {
     await srv.close();
-    await Deno.remove(profile, { recursive: true }).catch(() => {});
   }
 }
 
@@ -267,10 +285,10 @@ Deno.test({
       }
       await doctor.screenshot({ path: SCREENSHOT, fullPage: true });
 
-      // A reload signs out (the token lives in memory); history comes back after signing in.
+      // A reload keeps the session (the refresh cookie): signed in again, history comes back.
       await patient.reload();
-      await patient.getByRole("heading", { name: "Sign in" }).waitFor();
-      await signIn(patient, srv, "patient@example.com");
+      await patient.locator("#status", { hasText: /^Connected$/ }).waitFor();
+      assert.match(await patient.locator("#who").innerText(), /patient-1/);
       await joinVisit(patient);
       await messageCount(patient, PAGE_SIZE);
       const reloaded = patient.locator(`#messages > li[data-seq="${hostileSeq}"] .text`);
