@@ -101,11 +101,15 @@ export async function rotate(
       .set(key, { ...record.value, usedAt: now }, {
         expireIn: Math.max(1000, record.value.expiresAt - now),
       })
-      .set(tokenKey(await hash(next)), {
-        userId: record.value.userId,
-        familyId: record.value.familyId,
-        expiresAt,
-      } satisfies RefreshRecord, { expireIn: expiresAt - now })
+      .set(
+        tokenKey(await hash(next)),
+        {
+          userId: record.value.userId,
+          familyId: record.value.familyId,
+          expiresAt,
+        } satisfies RefreshRecord,
+        { expireIn: expiresAt - now },
+      )
       .set(familyKey(record.value.familyId), { ...family.value, expiresAt }, {
         expireIn: expiresAt - now,
       })
