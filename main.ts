@@ -324,7 +324,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
   // socket.io-client asks for /socket.io/ (addTrailingSlash); /socket.io is the same endpoint.
   app.route("/socket.io/", sio);
   app.route("/socket.io", sio);
-  app.route("/", staticRoutes());
+  app.route("/", staticRoutes(config.corsOrigins));
 
   presence.start();
   topics.start();

@@ -32,7 +32,13 @@ const SECURITY_HEADERS = {
   "referrer-policy": "no-referrer",
 };
 
-export function staticRoutes(): Hono<AppEnv> {
+/**
+ * The client library for other origins: `/client.js` and the `/protocol.js` it imports, with
+ * CORS for CORS_ORIGINS (module scripts are fetched in CORS mode).
+ */
+const LIBRARY = new Set(["client.js", "protocol.js"]);
+
+export function staticRoutes(corsOrigins: readonly string[] = []): Hono<AppEnv> {
   const cache = new Map<string, Promise<Uint8Array | null>>();
   const load = (name: string) => {
     let p = cache.get(name);
@@ -54,5 +60,16 @@ export function staticRoutes(): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.get("/", () => serve("index.html"));
   app.get("/static/:file", (c) => serve(c.req.param("file")));
+  app.get("/:file{(client|protocol)\\.js}", async (c) => {
+    const file = c.req.param("file");
+    if (!LIBRARY.has(file)) return new Response("Not found", { status: 404 });
+    const res = await serve(file);
+    const origin = c.req.header("origin");
+    if (origin && corsOrigins.includes(origin)) {
+      res.headers.set("access-control-allow-origin", origin);
+      res.headers.set("vary", "Origin");
+    }
+    return res;
+  });
   return app;
 }

@@ -24,8 +24,8 @@
 /**
  * @typedef {object} ConnectOptions
  * @property {string} token JWT from POST /api/v1/auth/login.
- * @property {number} [minDelayMs] First reconnect delay (default 500).
- * @property {number} [maxDelayMs] Longest reconnect delay (default 15000).
+ * @property {number} [minDelayMs] First reconnect delay (default 1000, as socket.io).
+ * @property {number} [maxDelayMs] Longest reconnect delay (default 5000, as socket.io).
  * @property {number} [queueLimit] Requests held while disconnected (default 100).
  * @property {boolean} [autoDelivered] Confirm received messages with `message:delivered`
  *   (default true).
@@ -87,7 +87,7 @@ export class RealtimeClient {
     u.protocol = u.protocol.replace(/^http/, "ws"); // http: -> ws:, https: -> wss:
     this.#url = u.href;
     this.#token = options.token;
-    this.#opts = { minDelayMs: 500, maxDelayMs: 15_000, queueLimit: 100, ...options };
+    this.#opts = { minDelayMs: 1000, maxDelayMs: 5000, queueLimit: 100, ...options };
     // Next microtask: listeners added right after connect() still see the first status.
     queueMicrotask(() => this.#open());
   }
@@ -124,14 +124,38 @@ export class RealtimeClient {
   }
 
   /**
-   * Sends an event without an ack; dropped (false) while not connected: typing and
-   * other fire-and-forget events are stale by the time a socket is back.
+   * Sends an event without an ack. While disconnected it waits with the requests (up to
+   * `queueLimit`) and goes out once a socket is back; typing indicators, stale by then, are
+   * dropped instead. Returns whether it was sent or queued.
    * @param {string} event
    * @param {unknown} [data]
    */
   emit(event, data = {}) {
-    if (this.#ready) this.#write({ event, data });
-    return this.#ready;
+    if (this.#ready) {
+      this.#write({ event, data });
+      return true;
+    }
+    if (this.#stopped || event.startsWith("typing:")) return false;
+    if (this.#queue.length >= this.#opts.queueLimit) return false;
+    this.#queue.push({ event, data });
+    return true;
+  }
+
+  /**
+   * Like {@linkcode request}, but a refusal rejects: a `success: false` reply becomes a
+   * {@linkcode ClientError} with its `code`, message and `issues`.
+   * @param {string} event
+   * @param {unknown} [data]
+   * @param {{timeoutMs?: number}} [options]
+   * @returns {Promise<AckData>}
+   */
+  async emitWithAck(event, data = {}, options = {}) {
+    const ack = await this.request(event, data, options);
+    if (ack.success) return ack;
+    const err = new ClientError(String(ack.code ?? "REFUSED"), String(ack.error ?? "Refused"));
+    if (ack.issues) /** @type {any} */ (err).issues = ack.issues;
+    if (ack.retryable) /** @type {any} */ (err).retryable = true;
+    throw err;
   }
 
   /** @param {string} event @param {Listener} fn @returns {() => void} removes it again */

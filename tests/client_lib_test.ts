@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { connect } from "../static/client.js";
-import { startServer, within } from "./harness.ts";
+import { ALLOWED_ORIGIN, startServer, within } from "./harness.ts";
 
 const ROOM = "visit:visit-123";
 
@@ -47,6 +47,13 @@ Deno.test("client.js confirms received messages once per burst, and edits and de
     assert.equal((deleted.message as { deletedBy: string }).deletedBy, "doctor-1");
     assert.equal((await client.markRead(ROOM, seq)).seq, seq);
 
+    // A refusal rejects emitWithAck with the server's code and issues.
+    await assert.rejects(
+      client.emitWithAck("message:send", { roomId: ROOM }),
+      (err: Error & { code?: string; issues?: unknown[] }) =>
+        err.code === "INVALID_PAYLOAD" && Array.isArray(err.issues),
+    );
+
     // Unread counts: loaded from room:list, then counted along in a joined room, and zero again
     // after a read (the server pushes room:unread to every device of the reader).
     const loaded = await client.loadUnread();
@@ -71,6 +78,30 @@ Deno.test("client.js confirms received messages once per burst, and edits and de
     assert.equal(client.unread.get(ROOM), 0);
   } finally {
     client.close();
+    await srv.close();
+  }
+});
+
+Deno.test("/client.js and /protocol.js are served, with CORS for CORS_ORIGINS only", async () => {
+  const srv = await startServer();
+  try {
+    const ok = await fetch(`${srv.url}/client.js`, { headers: { origin: ALLOWED_ORIGIN } });
+    assert.equal(ok.status, 200);
+    assert.match(ok.headers.get("content-type") ?? "", /javascript/);
+    assert.equal(ok.headers.get("access-control-allow-origin"), ALLOWED_ORIGIN);
+    assert.match(await ok.text(), /export class RealtimeClient/);
+    const proto = await fetch(`${srv.url}/protocol.js`, { headers: { origin: ALLOWED_ORIGIN } });
+    assert.equal(proto.headers.get("access-control-allow-origin"), ALLOWED_ORIGIN);
+    await proto.body?.cancel();
+    const other = await fetch(`${srv.url}/client.js`, {
+      headers: { origin: "https://evil.example" },
+    });
+    assert.equal(other.headers.get("access-control-allow-origin"), null);
+    await other.body?.cancel();
+    const nope = await fetch(`${srv.url}/app.js`);
+    assert.equal(nope.status, 404);
+    await nope.body?.cancel();
+  } finally {
     await srv.close();
   }
 });
