@@ -57,7 +57,7 @@ import { visitRoutes } from "./routes/visits.ts";
 import { wsRoutes } from "./routes/ws.ts";
 import { socketIoRoutes } from "./routes/socketio.ts";
 import { EngineServer } from "./realtime/engine_io.ts";
-import { seedDemoData } from "./store/demo.ts";
+import { DEMO_PASSWORD, seedDemoData } from "./store/demo.ts";
 import { openKv } from "./store/open.ts";
 import { demoJwtSecret } from "./store/settings.ts";
 
@@ -443,6 +443,14 @@ export async function serve(config: Config): Promise<void> {
     onListen: ({ hostname, port }) => {
       log.info("server.listening", { url: `http://${hostname}:${port}`, demo: config.demoData });
       log.info("server.runtime", runtimeChoices({ ...config, broadcastChannel: false }));
+      if (config.demoData) {
+        // One plain line for the person who just typed `deno task dev` (the JSON log is for tools).
+        const shown = hostname === "0.0.0.0" || hostname === "::" ? "localhost" : hostname;
+        console.log(
+          `Open http://${shown}:${port} and sign in as patient@example.com or ` +
+            `doctor@example.com, password ${DEMO_PASSWORD} (demo data: never in production)`,
+        );
+      }
     },
   }, app.fetch);
   let forced: ReturnType<typeof setTimeout> | undefined;

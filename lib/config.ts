@@ -65,7 +65,7 @@ const intIn = (min: number, max: number) =>
 
 const schema = z.object({
   PORT: intIn(0, 65535).default(8080),
-  HOST: z.string().min(1).default("0.0.0.0"),
+  HOST: z.string().min(1).optional(),
   KV_PATH: z.string().min(1).optional(),
   KV_URL: z.url({ protocol: /^https?$/ }).optional(),
   BROADCAST_CHANNEL: bool.default(true),
@@ -233,7 +233,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const v = parsed.data;
   return {
     port: v.PORT,
-    host: v.HOST,
+    // The demo accounts' passwords are public: a demo server listens on this machine only
+    // unless HOST says otherwise.
+    host: v.HOST ?? (v.DEMO_DATA ? "127.0.0.1" : "0.0.0.0"),
     kvPath: v.KV_URL ?? v.KV_PATH ??
       (v.DENO_DEPLOYMENT_ID === undefined ? "./data/realtime.kv" : undefined),
     broadcastChannel: v.BROADCAST_CHANNEL,
