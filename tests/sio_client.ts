@@ -59,6 +59,8 @@ export class SioClient implements RealtimeClient {
       ...(transports ? { transports } : {}),
       reconnection: reconnection ?? false,
       forceNew: true,
+      // No pooled keep-alive connections (Node's agent) shared between tests' servers.
+      agent: false,
       ...rest,
     });
     return new SioClient(socket);

@@ -39,6 +39,8 @@ async function seedConnect(srv: TestServer, email: string, transports: Transport
     auth: { token },
     ...(transports ? { transports } : {}),
     forceNew: true,
+    // No pooled keep-alive connections (Node's agent) shared between tests' servers.
+    agent: false,
     reconnection: false,
   });
   const data = await once<{ socketId: string; userId: string }>(socket, "connected", 5000);
@@ -255,10 +257,26 @@ for (const { name, transports } of ORDERS) {
           auth: { token },
           ...(transports ? { transports } : {}),
           forceNew: true,
+          // No pooled keep-alive connections (Node's agent) shared between tests' servers.
+          agent: false,
           reconnection: false,
         });
+        // What the client saw, should the wait below time out.
+        const seen: string[] = [];
+        socket.io.on("error", (e: Error) => seen.push(`manager error: ${e.message}`));
+        socket.io.on(
+          "open",
+          () =>
+            socket.io.engine.on(
+              "packet",
+              (p: { type: string; data?: unknown }) =>
+                seen.push(`${p.type} ${String(p.data ?? "").slice(0, 80)}`),
+            ),
+        );
         // 🚨 Error Handling
-        const error = await once<Error>(socket, "connect_error", 5000);
+        const error = await once<Error>(socket, "connect_error", 10_000).catch((err) => {
+          throw new Error(`${err.message}; the client saw: ${JSON.stringify(seen)}`);
+        });
         if (error.message === "Authentication error: Invalid token") {
           messages.push("invalid");
         } else if (error.message === "Authentication error: Token expired") {
