@@ -24,7 +24,14 @@ import type { ReadCursor } from "./receipts.ts";
 export const ownTotalKey = (roomId: string, userId: string) => ["room_own_total", roomId, userId];
 export const userRoomKey = (userId: string, roomId: string) => ["user_rooms", userId, roomId];
 
-/** How many of `userId`'s messages have a seq in (from, to]. */
+/**
+ * Messages one count reads at most: a read far behind the head (or an old cursor) costs a
+ * bounded scan, not the room's whole history. Beyond it, messages are taken as someone else's,
+ * so only a user with more own messages than this after their cursor could see a count too high.
+ */
+export const OWN_SCAN_MAX = 2000;
+
+/** How many of `userId`'s messages have a seq in (from, to] (scanning the last OWN_SCAN_MAX). */
 export async function ownBetween(
   kv: Deno.Kv,
   roomId: string,
@@ -35,7 +42,7 @@ export async function ownBetween(
   if (to <= from) return 0;
   let n = 0;
   const iter = kv.list<Message>({
-    start: ["messages", roomId, from + 1],
+    start: ["messages", roomId, Math.max(from, to - OWN_SCAN_MAX) + 1],
     end: ["messages", roomId, to + 1],
   });
   for await (const e of iter) if (e.value.senderId === userId) n++;
