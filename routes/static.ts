@@ -11,6 +11,7 @@ import type { AppEnv } from "./context.ts";
 const FILES: Record<string, string> = {
   "index.html": "text/html; charset=utf-8",
   "client.js": "text/javascript; charset=utf-8",
+  "client.d.ts": "text/plain; charset=utf-8",
   "protocol.js": "text/javascript; charset=utf-8",
   "app.js": "text/javascript; charset=utf-8",
   "dom.js": "text/javascript; charset=utf-8",
@@ -36,7 +37,7 @@ const SECURITY_HEADERS = {
  * The client library for other origins: `/client.js` and the `/protocol.js` it imports, with
  * CORS for CORS_ORIGINS (module scripts are fetched in CORS mode).
  */
-const LIBRARY = new Set(["client.js", "protocol.js"]);
+const LIBRARY = new Set(["client.js", "protocol.js", "client.d.ts"]);
 
 export function staticRoutes(corsOrigins: readonly string[] = []): Hono<AppEnv> {
   const cache = new Map<string, Promise<Uint8Array | null>>();
@@ -60,7 +61,7 @@ export function staticRoutes(corsOrigins: readonly string[] = []): Hono<AppEnv> 
   const app = new Hono<AppEnv>();
   app.get("/", () => serve("index.html"));
   app.get("/static/:file", (c) => serve(c.req.param("file")));
-  app.get("/:file{(client|protocol)\\.js}", async (c) => {
+  app.get("/:file{(client\\.js|protocol\\.js|client\\.d\\.ts)}", async (c) => {
     const file = c.req.param("file");
     if (!LIBRARY.has(file)) return new Response("Not found", { status: 404 });
     const res = await serve(file);

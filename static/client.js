@@ -1,3 +1,4 @@
+// @ts-self-types="./client.d.ts"
 /**
  * @module
  * A dependency-free browser client for the native protocol of GET /ws (JSON
