@@ -9,6 +9,7 @@
 import { showError } from "./dom.js";
 import { failedAck, session } from "./session.js";
 import {
+  alertIncoming,
   call,
   callUi,
   endText,
@@ -189,6 +190,7 @@ function onIncoming(d) {
   };
   callUi.incomingText.textContent = incomingText(call.incoming);
   callUi.incoming.hidden = false;
+  alertIncoming(incomingText(call.incoming));
   if (!call.id && !call.busy) setCallState("incoming", incomingText(call.incoming));
   updateCallButtons();
 }

@@ -102,10 +102,63 @@ export function renderRtc() {
   callUi.remoteCaption.textContent = call.pc ? `${who} · media ${rtc}` : who;
 }
 
+/** What an incoming call changed to be noticed: the tab title, the ring, a notification. */
+const alerting = {
+  /** @type {string | null} */ title: null,
+  /** @type {AudioContext | null} */ audio: null,
+  /** @type {ReturnType<typeof setInterval> | undefined} */ ring: undefined,
+  /** @type {Notification | null} */ note: null,
+};
+
+/**
+ * Makes a ringing call hard to miss: the overlay (fixed on screen, styles), the tab title, a
+ * ring tone (Web Audio, no file; silent where the browser blocks sound before a click) and a
+ * system notification when the user allowed them.
+ * @param {string} text
+ */
+export function alertIncoming(text) {
+  alerting.title ??= document.title;
+  document.title = `📞 ${text}`;
+  try {
+    alerting.audio ??= new AudioContext();
+    const ctx = alerting.audio;
+    void ctx.resume().catch(() => {});
+    const beep = () => {
+      const osc = ctx.createOscillator();
+      const gain = ctx.createGain();
+      osc.frequency.value = 440;
+      gain.gain.setValueAtTime(0.15, ctx.currentTime);
+      gain.gain.setValueAtTime(0, ctx.currentTime + 0.4);
+      osc.connect(gain).connect(ctx.destination);
+      osc.start();
+      osc.stop(ctx.currentTime + 0.45);
+    };
+    clearInterval(alerting.ring);
+    beep();
+    alerting.ring = setInterval(beep, 1500);
+  } catch {
+    // No Web Audio: the overlay and the title still show it.
+  }
+  if (globalThis.Notification?.permission === "granted" && document.visibilityState !== "visible") {
+    alerting.note?.close();
+    alerting.note = new Notification("Incoming call", { body: text, tag: "incoming-call" });
+  }
+}
+
+function stopAlerting() {
+  clearInterval(alerting.ring);
+  alerting.ring = undefined;
+  if (alerting.title !== null) document.title = alerting.title;
+  alerting.title = null;
+  alerting.note?.close();
+  alerting.note = null;
+}
+
 export function hideIncoming() {
   call.incoming = null;
   callUi.incoming.hidden = true;
   callUi.incomingText.textContent = "";
+  stopAlerting();
 }
 
 /** @param {string} reason @param {number} [duration] */

@@ -381,10 +381,20 @@ Deno.test({
       await callState(doctor, "ringing");
       await patient.locator("#incoming-text", { hasText: "Incoming audio call from doctor-1" })
         .waitFor();
+      // Hard to miss: the tab title says it, and the overlay stays on screen when scrolled.
+      assert.match(await patient.title(), /Incoming audio call from doctor-1/);
+      assert.equal(
+        await patient.locator("#incoming").evaluate((el) =>
+          (globalThis as unknown as { getComputedStyle(e: unknown): { position: string } })
+            .getComputedStyle(el).position
+        ),
+        "fixed",
+      );
       await patient.bringToFront();
       await patient.getByRole("button", { name: "Reject" }).click();
       await callState(doctor, "rejected");
       await callState(patient, "rejected");
+      assert.doesNotMatch(await patient.title(), /Incoming/, "the title is restored");
       await callState(patientTab2, "ended");
       await patientTab2.getByRole("alertdialog").waitFor({ state: "hidden" });
       assert.deepEqual(await videoTracks(doctor), [null, null]);
