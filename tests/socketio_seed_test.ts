@@ -32,10 +32,9 @@ function once<T = Record<string, unknown>>(socket: Socket, event: string, ms = 3
   return within(new Promise<T>((resolve) => socket.once(event, resolve)), ms, event);
 }
 
-/** The seed's connection code: io(url, { auth: { token }, transports }). */
-async function seedConnect(srv: TestServer, email: string, transports: Transports) {
-  const token = await srv.login(email);
-  const socket = io(srv.url, {
+/** The seed's connection code, io(url, { auth: { token }, transports }), one socket per test. */
+function seedSocket(srv: TestServer, token: string, transports: Transports): Socket {
+  return io(srv.url, {
     auth: { token },
     ...(transports ? { transports } : {}),
     forceNew: true,
@@ -43,6 +42,10 @@ async function seedConnect(srv: TestServer, email: string, transports: Transport
     agent: false,
     reconnection: false,
   });
+}
+
+async function seedConnect(srv: TestServer, email: string, transports: Transports) {
+  const socket = seedSocket(srv, await srv.login(email), transports);
   const data = await once<{ socketId: string; userId: string }>(socket, "connected", 5000);
   return { socket, data };
 }
@@ -253,14 +256,7 @@ for (const { name, transports } of ORDERS) {
         .setJti(crypto.randomUUID())
         .sign(key);
       for (const token of ["your-jwt-token", expired]) {
-        const socket = io(srv.url, {
-          auth: { token },
-          ...(transports ? { transports } : {}),
-          forceNew: true,
-          // No pooled keep-alive connections (Node's agent) shared between tests' servers.
-          agent: false,
-          reconnection: false,
-        });
+        const socket = seedSocket(srv, token, transports);
         // What the client saw, should the wait below time out.
         const seen: string[] = [];
         socket.io.on("error", (e: Error) => seen.push(`manager error: ${e.message}`));
