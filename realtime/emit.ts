@@ -14,6 +14,11 @@ import type { Bus } from "./bus.ts";
 import type { Delivery, Target } from "./hub.ts";
 import type { ServerEventData, ServerEventName } from "./protocol/server_events.ts";
 
+/** The id of a stored message's `message:new`: the same on every path, so receivers deduplicate. */
+export function messageNewId(roomId: string, seq: number): string {
+  return `m:${roomId}:${seq}`;
+}
+
 export interface EmitOptions {
   /**
    * The delivery's id, when the event has a natural one that every path gives
@@ -68,12 +73,6 @@ export interface Emitter {
   emitAny(to: Target, event: string, data: unknown, opts?: EmitOptions): void;
   /** To every socket: `system:*` broadcasts. */
   broadcast(event: string, data: unknown): void;
-  /**
-   * Resolves once everything emitted so far has left this process for good
-   * (is committed to the KV bus's log), so a client told "done" after it will
-   * be heard by other processes even if this one dies.
-   */
-  settled(): Promise<void>;
 }
 
 export function createEmitter(bus: Bus, newId: () => string): Emitter {
@@ -82,13 +81,11 @@ export function createEmitter(bus: Bus, newId: () => string): Emitter {
     const d: Delivery = { id: id ?? newId(), event, data, to, ...rest };
     bus.publish(d);
   };
-  const settled = () => bus.settled?.() ?? Promise.resolve();
   return {
     emit: emitAny,
     emitAny,
     emitToUser: (userId, event, data, opts) => emitAny({ users: [userId] }, event, data, opts),
     emitToRoom: (roomId, event, data, opts) => emitAny({ rooms: [roomId] }, event, data, opts),
     broadcast: (event, data) => emitAny({ all: true }, event, data),
-    settled,
   };
 }

@@ -81,11 +81,6 @@ export class EngineSession implements Transport {
     this.#onEnd = onEnd;
   }
 
-  /** "polling" until an upgrade completes (or from the start, for a direct WebSocket). */
-  get transportName(): "polling" | "websocket" {
-    return this.#ws ? "websocket" : "polling";
-  }
-
   get open(): boolean {
     return this.#state === "open";
   }

@@ -31,7 +31,6 @@ function context(): HandlerContext {
         emitToUser() {},
         emitToRoom() {},
         broadcast() {},
-        settled: () => Promise.resolve(),
       },
       messageEditWindowMs: 900_000,
       unread: undefined as unknown as Services["unread"],

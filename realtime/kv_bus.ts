@@ -33,6 +33,7 @@ import type { Logger } from "../lib/log.ts";
 import { SeenIds } from "./bus.ts";
 import type { Bus } from "./bus.ts";
 import type { Delivery } from "./hub.ts";
+import { messageNewId } from "./emit.ts";
 import {
   appendLog,
   listPeers,
@@ -101,20 +102,31 @@ interface RoomState {
 /** Where the stored message a `message:new` or `message:updated` carries is, or null. */
 function storedMessageOf(d: Delivery): { roomId: string; seq: number } | null {
   if (d.event !== "message:new" && d.event !== "message:updated") return null;
-  const m = d.data as { roomId?: unknown; seq?: unknown; id?: unknown } | null;
-  return m && typeof m.roomId === "string" && typeof m.seq === "number" &&
-      typeof m.id === "string" && m.id.startsWith("msg_")
+  const id = (d.data as { id?: unknown } | null)?.id;
+  return typeof id === "string" && id.startsWith("msg_") ? seqOf(d.data) : null;
+}
+
+/** A stored message's room and seq, or null. */
+function seqOf(data: unknown): { roomId: string; seq: number } | null {
+  const m = data as { roomId?: unknown; seq?: unknown } | null;
+  return m && typeof m.roomId === "string" && typeof m.seq === "number"
     ? { roomId: m.roomId, seq: m.seq }
     : null;
 }
 
+/** A stored message's `message:new`, for `announce`'s audience. */
+function messageNew(message: Message, announce: Omit<Delivery, "id" | "event" | "data">): Delivery {
+  return {
+    ...announce,
+    id: messageNewId(message.roomId, message.seq),
+    event: "message:new",
+    data: message,
+  };
+}
+
 /** The seq of a `message:new` delivery and its room, or null for any other delivery. */
 function messageOf(d: Delivery): { roomId: string; seq: number } | null {
-  if (d.event !== "message:new") return null;
-  const m = d.data as { roomId?: unknown; seq?: unknown } | null;
-  return m && typeof m.roomId === "string" && typeof m.seq === "number"
-    ? { roomId: m.roomId, seq: m.seq }
-    : null;
+  return d.event === "message:new" ? seqOf(d.data) : null;
 }
 
 export class KvBus implements Bus {
@@ -427,12 +439,7 @@ export class KvBus implements Bus {
       for (const r of list) {
         const message = bySeq.get(r.seq);
         if (!message) continue;
-        this.#receive({
-          ...r.announce,
-          id: `m:${roomId}:${r.seq}`,
-          event: "message:new",
-          data: message,
-        });
+        this.#receive(messageNew(message, r.announce));
       }
     }
   }
@@ -500,13 +507,9 @@ export class KvBus implements Bus {
     } finally {
       const waiting = state.waiting ?? [];
       state.waiting = undefined;
-      const fills: Delivery[] = missing.map((message) => ({
-        id: `m:${roomId}:${message.seq}`,
-        event: "message:new",
-        data: message,
-        to: d.to,
-        patientsExcept: d.patientsExcept,
-      }));
+      const fills = missing.map((message) =>
+        messageNew(message, { to: d.to, patientsExcept: d.patientsExcept })
+      );
       const all = [...fills.filter((f) => this.#seen.add(f.id)), ...waiting];
       all.sort((a, b) => messageOf(a)!.seq - messageOf(b)!.seq);
       for (const x of all) {

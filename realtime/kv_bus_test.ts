@@ -4,6 +4,7 @@ import { memoryLogger } from "../lib/log.ts";
 import type { Delivery } from "./hub.ts";
 import { KvBus } from "./kv_bus.ts";
 import { readLog } from "../store/bus_log.ts";
+import { waitFor } from "../tests/harness.ts";
 import type { Message } from "../store/messages.ts";
 
 /** A bus with a sink that lets a test await what it delivered. */
@@ -62,11 +63,7 @@ Deno.test("KvBus: a delivery reaches the other process once, and is committed be
     await a.bus.start();
     await b.bus.start();
     // A learns of B through the version it polls.
-    const deadline = Date.now() + 3000;
-    while (a.bus.peerCount === 0 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    assert.equal(a.bus.peerCount, 1);
+    await waitFor(() => a.bus.peerCount === 1, "A follows B");
     const d: Delivery = {
       id: "d1",
       event: "call:accepted",

@@ -121,7 +121,7 @@ async function getAll<T>(kv: Deno.Kv, keys: Deno.KvKey[]): Promise<Deno.KvEntryM
 }
 
 /** Bytes a message's reference adds to the commit (its room, seq and audience). */
-const logBytes = (_size: number) => 200;
+const LOG_REF_BYTES = 200;
 
 /**
  * The log entries owed for the messages about to be committed (those with an
@@ -267,7 +267,7 @@ export class MessageBatcher {
       if (n > 0 && (checks.size + fresh > BATCH_CHECKS || bytes + p.size > BATCH_BYTES)) break;
       checks.add(p.input.roomId);
       if (p.guardId !== undefined) checks.add(p.guardId);
-      bytes += p.size + (this.#log && p.announce ? logBytes(p.size) : 0);
+      bytes += p.size + (this.#log && p.announce ? LOG_REF_BYTES : 0);
     }
     return this.#queue.splice(0, n);
   }

@@ -26,7 +26,7 @@ import {
 import { defineEvent, type HandlerContext } from "../events.ts";
 import { withReadStatus } from "../receipts.ts";
 import { auditRead, roomTarget } from "../audit.ts";
-import { naming } from "../emit.ts";
+import { messageNewId, naming } from "../emit.ts";
 import { int, jsonObject, text } from "../payload.ts";
 
 /** Longest message text, in UTF-8 bytes (a stored message must fit KV's 64 KiB value limit). */
@@ -142,7 +142,7 @@ export const messageEvents = {
       if (created) {
         emitter.emit(audienceOf(grant), "message:new", message, {
           exceptSocket: ctx.socketId,
-          id: `m:${room.id}:${message.seq}`,
+          id: messageNewId(room.id, message.seq),
           logged: true,
         });
         emitter.emit({ sockets: [ctx.socketId] }, "message:sent", message);
