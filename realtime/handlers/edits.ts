@@ -69,6 +69,29 @@ function announce(ctx: HandlerContext, grant: Grant, message: Message, action: s
   });
 }
 
+/**
+ * Reads message `seq`, lets `attempt` decide and commit (it throws to refuse,
+ * returns `{unchanged}` when there is nothing to do, false when a concurrent
+ * change won the commit) and announces what it committed; again after a lost
+ * race, at most {@linkcode ATTEMPTS} times.
+ */
+async function change(
+  ctx: HandlerContext,
+  grant: Grant,
+  seq: number,
+  action: string,
+  attempt: (entry: Deno.KvEntry<Message>) => Promise<Message | false | { unchanged: Message }>,
+): Promise<{ message: Message; changed: boolean }> {
+  for (let i = 0; i < ATTEMPTS; i++) {
+    const result = await attempt(await load(ctx, grant.room.id, seq));
+    if (result === false) continue;
+    if ("unchanged" in result) return { message: result.unchanged, changed: false };
+    announce(ctx, grant, result, action);
+    return { message: result, changed: true };
+  }
+  throw conflict("The message is changing; retry", true);
+}
+
 const windowMessage = (ctx: HandlerContext) =>
   `The edit window (${Math.round(ctx.services.messageEditWindowMs / 1000)} s) has passed`;
 
@@ -79,13 +102,12 @@ export const editEvents = {
     async handler(ctx, input) {
       const grant = await resolve(ctx, { roomId: input.roomId }, "publish", "userId");
       const { kv, clock } = ctx.services;
-      for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-        const entry = await load(ctx, grant.room.id, input.seq);
+      return await change(ctx, grant, input.seq, "message.edit", async (entry) => {
         const m = entry.value;
         if (m.deletedAt) throw conflict("The message was deleted; it cannot be edited");
         if (m.senderId !== ctx.userId) throw forbidden("Only the sender may edit a message");
         if (!inWindow(ctx, m)) throw forbidden(windowMessage(ctx));
-        if (m.message === input.message) return { message: m, changed: false };
+        if (m.message === input.message) return { unchanged: m };
         const versions = (await listVersions(kv, m.roomId, m.seq)).length;
         if (versions >= MAX_VERSIONS) {
           throw new AppError(
@@ -93,12 +115,8 @@ export const editEvents = {
             `A message may be edited ${MAX_VERSIONS} times; send a new one`,
           );
         }
-        const next = await commitEdit(kv, entry, input.message, new Date(clock.now()), versions);
-        if (!next) continue;
-        announce(ctx, grant, next, "message.edit");
-        return { message: next, changed: true };
-      }
-      throw conflict("The message is changing; retry", true);
+        return await commitEdit(kv, entry, input.message, new Date(clock.now()), versions);
+      });
     },
   }),
 
@@ -108,11 +126,11 @@ export const editEvents = {
     async handler(ctx, input) {
       const grant = await resolve(ctx, { roomId: input.roomId }, "read", "userId");
       const { kv, clock } = ctx.services;
-      for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
-        const entry = await load(ctx, grant.room.id, input.seq);
+      const held = ctx.role !== "admin" && await isHeld(kv, grant.room.id);
+      const { message } = await change(ctx, grant, input.seq, "message.delete", async (entry) => {
         const m = entry.value;
         if (m.deletedAt) throw conflict("The message is already deleted");
-        if (ctx.role !== "admin" && await isHeld(kv, grant.room.id)) {
+        if (held) {
           throw forbidden("The room is on legal hold: only an admin may redact its messages");
         }
         if (!isModerator(ctx, grant)) {
@@ -123,12 +141,9 @@ export const editEvents = {
           }
           if (!inWindow(ctx, m)) throw forbidden(windowMessage(ctx));
         }
-        const tombstone = await commitRedaction(kv, entry, ctx.userId, new Date(clock.now()));
-        if (!tombstone) continue;
-        announce(ctx, grant, tombstone, "message.delete");
-        return { message: tombstone };
-      }
-      throw conflict("The message is changing; retry", true);
+        return await commitRedaction(kv, entry, ctx.userId, new Date(clock.now()));
+      });
+      return { message };
     },
   }),
 
