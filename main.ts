@@ -36,6 +36,7 @@ import { presenceEvents } from "./realtime/handlers/presence.ts";
 import { roomEvents } from "./realtime/handlers/rooms.ts";
 import { systemEvents } from "./realtime/handlers/system.ts";
 import { typingEvents } from "./realtime/handlers/typing.ts";
+import { userEvents } from "./realtime/handlers/users.ts";
 import { type Connection, Hub } from "./realtime/hub.ts";
 import { RevocationWatcher } from "./realtime/revocations.ts";
 import type { Lifecycle } from "./realtime/session.ts";
@@ -70,6 +71,7 @@ export const events = mergeTables(
   roomListEvents,
   typingEvents,
   presenceEvents,
+  userEvents,
   notificationEvents,
   callEvents,
 );

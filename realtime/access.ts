@@ -5,7 +5,8 @@
  * any KV read. Access follows docs/ARCHITECTURE.md: chats for their two users,
  * visit and call rooms for the visit's patient and clinicians, notification
  * rooms for their owner, topics readable by anyone signed in and writable by
- * staff; admins may join and read any room.
+ * staff; admins may join and read any room. Also who may see whom (presence,
+ * profiles), who may chat and who may call.
  */
 
 import { AppError, forbidden, invalid, ROOM_ACCESS_DENIED } from "../lib/errors.ts";
@@ -176,19 +177,33 @@ export async function assertMayChat(kv: Deno.Kv, actor: Actor, otherId: string):
 }
 
 /**
- * Presence privacy: staff and services see everyone; a patient sees
- * themselves and the clinicians they share a visit with. Throws FORBIDDEN
- * naming the refused ids (by position, not by anything learned about them).
+ * Who `actor` may see (presence, profiles): staff and services see everyone; a
+ * patient sees themselves and the clinicians they share a visit with. Reads
+ * KV once, for a patient's visits, and answers with a test for each id; ids
+ * are not looked up, so an unknown id and another patient are refused alike.
+ */
+export async function userVisibility(
+  kv: Deno.Kv,
+  actor: Actor,
+): Promise<(userId: string) => boolean> {
+  if (isStaff(actor.role) || actor.role === "service") return () => true;
+  const visible = actor.role === "patient" ? await careTeam(kv, actor.userId) : new Set<string>();
+  visible.add(actor.userId);
+  return (userId) => visible.has(userId);
+}
+
+/**
+ * Presence privacy ({@linkcode userVisibility}), all or nothing. Throws
+ * FORBIDDEN naming the refused ids (by position, not by anything learned
+ * about them).
  */
 export async function assertMaySeePresence(
   kv: Deno.Kv,
   actor: Actor,
   userIds: string[],
 ): Promise<void> {
-  if (isStaff(actor.role) || actor.role === "service") return;
-  const visible = actor.role === "patient" ? await careTeam(kv, actor.userId) : new Set<string>();
-  visible.add(actor.userId);
-  const refused = userIds.flatMap((id, i) => (visible.has(id) ? [] : [i]));
+  const maySee = await userVisibility(kv, actor);
+  const refused = userIds.flatMap((id, i) => (maySee(id) ? [] : [i]));
   if (refused.length === 0) return;
   throw new AppError("FORBIDDEN", "Presence access denied", {
     issues: refused.map((i) => ({ path: `userIds.${i}`, message: "not visible to you" })),

@@ -12,6 +12,7 @@ import {
   parseRoomId,
   requireRoom,
   type RoomAction,
+  userVisibility,
 } from "./access.ts";
 
 const NOW = new Date("2026-01-01T00:00:00.000Z");
@@ -267,6 +268,15 @@ Deno.test("authorizeRoom and assertMayChat on the demo data", async (t) => {
         "chat",
       );
       await assert.rejects(authorize(kv, patient1, "chat:patient-1:patient-2", "join"), denied());
+    });
+
+    await t.step("userVisibility: patients see themselves and their care team only", async () => {
+      const ids = ["patient-1", "patient-2", "doctor-1", "doctor-2", "nurse-1", "svc-1", "nobody"];
+      const seen = async (actor: Actor) => ids.filter(await userVisibility(kv, actor));
+      assert.deepEqual(await seen(patient1), ["patient-1", "doctor-1"]);
+      for (const actor of [doctor2, nurse1, admin, service]) {
+        assert.deepEqual(await seen(actor), ids);
+      }
     });
 
     await t.step("assertMayChat: chatting with yourself is INVALID_PAYLOAD", async () => {

@@ -3,10 +3,12 @@
  * Zod building blocks every event schema uses, so each limit is decided once:
  * strings must be well-formed UTF-16 without NUL and are measured in UTF-8
  * bytes; numbers are finite safe integers (never -0); free-form JSON objects
- * are capped in depth and size and may not carry prototype keys.
+ * are capped in depth and size and may not carry prototype keys. Whole
+ * payloads that several events take are here too.
  */
 
 import { z } from "zod";
+import { idSchema } from "../store/ids.ts";
 
 const encoder = new TextEncoder();
 
@@ -66,3 +68,11 @@ export function jsonObject(maxBytes: number, maxDepth = 5) {
     }
   });
 }
+
+/** `{userIds}`: 1..100 ids, none twice (presence:get, presence:subscribe, user:profiles, ...). */
+export const userIdsPayload = z.object({
+  userIds: z.array(idSchema).min(1).max(100).refine(
+    (ids) => new Set(ids).size === ids.length,
+    "must not repeat an id",
+  ),
+});

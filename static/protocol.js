@@ -111,5 +111,7 @@ export const SERVER_EVENTS = Object.freeze(
  */
 export const DOMAIN_PREFIXES = Object.freeze([
   ...new Set(SERVER_EVENTS.filter((e) => e.includes(":")).map((e) => e.split(":")[0] + ":")),
+  // Domains of client events only (auth:refresh, user:profiles).
   "auth:",
+  "user:",
 ]);

@@ -195,6 +195,7 @@ Deno.test("HTTP emit reaches a connected user, a room, or everyone (system:* onl
         { target: { userId: "patient-1" }, event: "message:new", data: { message: "fake" } },
         { target: { userId: "patient-1" }, event: "notification:new", data: { title: "fake" } },
         { target: { roomId: "visit:visit-123" }, event: "call:incoming", data: {} },
+        { target: { userId: "patient-1" }, event: "user:profiles", data: { users: [] } },
         { target: { roomId: "lobby" }, event: "system:x", data: {} },
         { target: {}, event: "system:x" },
         { target: { userId: "patient-1" }, event: "Bad Name" },

@@ -8,23 +8,15 @@
 
 import { z } from "zod";
 import { getPresences } from "../../store/presence.ts";
-import { idSchema } from "../../store/ids.ts";
 import { assertMaySeePresence } from "../access.ts";
 import { defineEvent } from "../events.ts";
 import { presenceRoom } from "../presence.ts";
-import { text } from "../payload.ts";
-
-const userIds = z.object({
-  userIds: z.array(idSchema).min(1).max(100).refine(
-    (ids) => new Set(ids).size === ids.length,
-    "must not repeat an id",
-  ),
-});
+import { text, userIdsPayload } from "../payload.ts";
 
 export const presenceEvents = {
   "presence:get": defineEvent({
     ack: true,
-    schema: userIds,
+    schema: userIdsPayload,
     async handler(ctx, input) {
       const { kv, clock } = ctx.services;
       await assertMaySeePresence(kv, ctx, input.userIds);
@@ -51,7 +43,7 @@ export const presenceEvents = {
 
   "presence:subscribe": defineEvent({
     ack: true,
-    schema: userIds,
+    schema: userIdsPayload,
     async handler(ctx, input) {
       const { kv, clock } = ctx.services;
       await assertMaySeePresence(kv, ctx, input.userIds);
@@ -65,7 +57,7 @@ export const presenceEvents = {
 
   "presence:unsubscribe": defineEvent({
     ack: true,
-    schema: userIds,
+    schema: userIdsPayload,
     handler(ctx, input) {
       for (const id of input.userIds) ctx.rooms.leave(presenceRoom(id));
       return { userIds: input.userIds };
