@@ -326,7 +326,14 @@ export async function createApp(deps: AppDeps): Promise<App> {
   // socket.io-client asks for /socket.io/ (addTrailingSlash); /socket.io is the same endpoint.
   app.route("/socket.io/", sio);
   app.route("/socket.io", sio);
-  app.route("/", staticRoutes(config.corsOrigins));
+  app.route(
+    "/",
+    staticRoutes({
+      corsOrigins: config.corsOrigins,
+      testPage: config.testPage,
+      demo: config.demoData,
+    }),
+  );
 
   presence.start();
   topics.start();

@@ -14,17 +14,18 @@ const bool = z
   .enum(["true", "false", "1", "0", "yes", "no", ""])
   .transform((v) => v === "true" || v === "1" || v === "yes");
 
-/** "3600", "90s", "15m", "12h" or "7d" to seconds. */
-const duration = z
-  .string()
-  .regex(/^\d+[smhd]?$/, "expected seconds or a number with s, m, h or d (e.g. 15m)")
-  .transform((v) => {
-    const unit = v.at(-1) ?? "";
-    const n = Number.parseInt(v, 10);
-    const scale: Record<string, number> = { m: 60, h: 3600, d: 86400 };
-    return n * (scale[unit] ?? 1);
-  })
-  .pipe(z.number().int().min(60, "must be at least 60 seconds").max(30 * 86400));
+/** "3600", "90s", "15m", "12h" or "7d" to seconds, at least `min` and at most 30 days. */
+const duration = (min: number) =>
+  z
+    .string()
+    .regex(/^\d+[smhd]?$/, "expected seconds or a number with s, m, h or d (e.g. 15m)")
+    .transform((v) => {
+      const unit = v.at(-1) ?? "";
+      const n = Number.parseInt(v, 10);
+      const scale: Record<string, number> = { m: 60, h: 3600, d: 86400 };
+      return n * (scale[unit] ?? 1);
+    })
+    .pipe(z.number().int().min(min, `must be at least ${min} seconds`).max(30 * 86400));
 
 const origin = z.string().refine((v) => {
   try {
@@ -74,8 +75,9 @@ const schema = z.object({
   JWT_SECRET: z.string().optional(),
   JWT_ISSUER: z.string().min(1).default("telehealth-realtime"),
   JWT_AUDIENCE: z.string().min(1).default("telehealth-realtime"),
-  JWT_TTL: duration.default(3600),
-  REFRESH_TTL: duration.default(12 * 3600),
+  // Seconds are allowed for tests and drills of the refresh path; production uses minutes.
+  JWT_TTL: duration(5).default(3600),
+  REFRESH_TTL: duration(60).default(12 * 3600),
   CORS_ORIGINS: z
     .string()
     .default("")
@@ -84,6 +86,7 @@ const schema = z.object({
   TRUSTED_PROXIES: list.pipe(z.array(cidr)),
   PUBLIC_URL: list.pipe(z.array(publicUrl)),
   DEMO_DATA: bool.default(false),
+  TEST_PAGE: bool.optional(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   MAX_FRAME_BYTES: intIn(1024, 1024 * 1024).default(64 * 1024),
   AUTH_TIMEOUT_MS: intIn(100, 60_000).default(10_000),
@@ -170,6 +173,8 @@ export interface Config {
    */
   publicOrigins: string[];
   demoData: boolean;
+  /** Whether GET / serves the bundled test page (TEST_PAGE; default: on with DEMO_DATA only). */
+  testPage: boolean;
   logLevel: "debug" | "info" | "warn" | "error";
   maxFrameBytes: number;
   authTimeoutMs: number;
@@ -255,6 +260,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     trustedProxies: v.TRUSTED_PROXIES,
     publicOrigins: v.PUBLIC_URL,
     demoData: v.DEMO_DATA,
+    testPage: v.TEST_PAGE ?? v.DEMO_DATA,
     logLevel: v.LOG_LEVEL,
     maxFrameBytes: v.MAX_FRAME_BYTES,
     authTimeoutMs: v.AUTH_TIMEOUT_MS,

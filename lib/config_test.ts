@@ -45,6 +45,7 @@ Deno.test("loadConfig: defaults when only JWT_SECRET is set", () => {
       trustedProxies: [],
       publicOrigins: [],
       demoData: false,
+      testPage: false,
       logLevel: "info",
       maxFrameBytes: 64 * 1024,
       authTimeoutMs: 10_000,
@@ -111,6 +112,7 @@ Deno.test("loadConfig: every variable is read", () => {
     BUS_POLL_MS: "100",
     SOCKETIO_PING_INTERVAL_MS: "1000",
     SOCKETIO_PING_TIMEOUT_MS: "500",
+    TEST_PAGE: "true",
     UNRELATED: "ignored",
   });
   assert.deepEqual(config, {
@@ -133,6 +135,7 @@ Deno.test("loadConfig: every variable is read", () => {
     trustedProxies: ["10.0.0.0/8", "fd00::/8"],
     publicOrigins: ["https://chat.clinic.example"],
     demoData: false,
+    testPage: true,
     logLevel: "debug",
     maxFrameBytes: 1024,
     authTimeoutMs: 100,
@@ -174,6 +177,10 @@ Deno.test("loadConfig: JWT_SECRET is required unless DEMO_DATA", () => {
     assert.equal(loadConfig({ DEMO_DATA: off, JWT_SECRET: SECRET }).demoData, false);
   }
   refuses({ DEMO_DATA: "maybe", JWT_SECRET: SECRET }, "DEMO_DATA");
+  // The test page follows demo mode unless TEST_PAGE says otherwise.
+  assert.equal(loadConfig({ DEMO_DATA: "true" }).testPage, true);
+  assert.equal(loadConfig({ DEMO_DATA: "true", TEST_PAGE: "false" }).testPage, false);
+  assert.equal(loadConfig({ JWT_SECRET: SECRET, TEST_PAGE: "yes" }).testPage, true);
   refuses({ DEMO_DATA: "TRUE" }, "DEMO_DATA");
 });
 
@@ -248,7 +255,7 @@ Deno.test("loadConfig: PUBLIC_URL keeps the origin of each http(s) URL", () => {
   }
 });
 
-Deno.test("loadConfig: JWT_TTL accepts seconds or s/m/h/d and stays in 60s..30d", () => {
+Deno.test("loadConfig: JWT_TTL accepts seconds or s/m/h/d and stays in 5s..30d", () => {
   const ttl = (v: string) => loadConfig({ JWT_SECRET: SECRET, JWT_TTL: v }).jwtTtl;
   assert.equal(ttl("15m"), 900);
   assert.equal(ttl("90s"), 90);
@@ -256,8 +263,9 @@ Deno.test("loadConfig: JWT_TTL accepts seconds or s/m/h/d and stays in 60s..30d"
   assert.equal(ttl("12h"), 43_200);
   assert.equal(ttl("7d"), 604_800);
   assert.equal(ttl("60"), 60);
+  assert.equal(ttl("5s"), 5);
   assert.equal(ttl("30d"), 2_592_000);
-  for (const bad of ["59", "0", "31d", "15 m", "1.5h", "-5m", "15M", "m", "15w", "forever"]) {
+  for (const bad of ["4", "0", "31d", "15 m", "1.5h", "-5m", "15M", "m", "15w", "forever"]) {
     refuses({ JWT_SECRET: SECRET, JWT_TTL: bad }, "JWT_TTL");
   }
 });

@@ -2,7 +2,11 @@
  * @module
  * The bundled test client: GET / (static/index.html) and GET /static/<file>
  * for a fixed list of files, read once and kept in memory. No path from the
- * request ever reaches the file system.
+ * request ever reaches the file system. The page is served only with
+ * TEST_PAGE (on by default in demo mode only); the client library
+ * (`/client.js`, `/protocol.js`, `/client.d.ts`, also under /static/) always is.
+ * In demo mode the page is marked `data-demo` and shows the demo accounts and
+ * the event log; elsewhere they stay hidden (the log also shows with `?debug`).
  */
 
 import { Hono } from "hono";
@@ -16,6 +20,8 @@ const FILES: Record<string, string> = {
   "app.js": "text/javascript; charset=utf-8",
   "dom.js": "text/javascript; charset=utf-8",
   "session.js": "text/javascript; charset=utf-8",
+  "names.js": "text/javascript; charset=utf-8",
+  "tabs.js": "text/javascript; charset=utf-8",
   "chat.js": "text/javascript; charset=utf-8",
   "typing.js": "text/javascript; charset=utf-8",
   "presence.js": "text/javascript; charset=utf-8",
@@ -39,18 +45,39 @@ const SECURITY_HEADERS = {
  */
 const LIBRARY = new Set(["client.js", "protocol.js", "client.d.ts"]);
 
-export function staticRoutes(corsOrigins: readonly string[] = []): Hono<AppEnv> {
+export interface StaticOptions {
+  corsOrigins?: readonly string[];
+  /** Serve the test page (GET / and its files); off: only the client library. */
+  testPage?: boolean;
+  /** Demo mode: the page shows the demo accounts and the event log. */
+  demo?: boolean;
+}
+
+const PAGE_OFF = "This server does not serve the test page (TEST_PAGE=true turns it on).\n" +
+  "The client library is at /client.js; the API is described at /api/docs.\n";
+
+export function staticRoutes(options: StaticOptions = {}): Hono<AppEnv> {
+  const { corsOrigins = [], testPage = true, demo = false } = options;
   const cache = new Map<string, Promise<Uint8Array | null>>();
   const load = (name: string) => {
     let p = cache.get(name);
     if (!p) {
       const url = new URL(`../static/${name}`, import.meta.url);
-      p = Deno.readFile(url).catch(() => null);
+      p = Deno.readFile(url).then(
+        (bytes) => name === "index.html" && demo ? markDemo(bytes) : bytes,
+        () => null,
+      );
       cache.set(name, p);
     }
     return p;
   };
   const serve = async (name: string) => {
+    if (!testPage && !LIBRARY.has(name)) {
+      return new Response(PAGE_OFF, {
+        status: 404,
+        headers: { "content-type": "text/plain; charset=utf-8" },
+      });
+    }
     const type = Object.hasOwn(FILES, name) ? FILES[name] : undefined;
     const body = type ? await load(name) : null;
     if (!type || !body) return new Response("Not found", { status: 404 });
@@ -73,4 +100,10 @@ export function staticRoutes(corsOrigins: readonly string[] = []): Hono<AppEnv> 
     return res;
   });
   return app;
+}
+
+/** The page in demo mode: `<html data-demo>`, which shows the demo hints and the event log. */
+function markDemo(bytes: Uint8Array): Uint8Array {
+  const html = new TextDecoder().decode(bytes);
+  return new TextEncoder().encode(html.replace("<html ", "<html data-demo "));
 }

@@ -48,6 +48,7 @@ export async function startServer(
     JWT_SECRET: TEST_SECRET,
     CORS_ORIGINS: ALLOWED_ORIGIN,
     LOG_LEVEL: "debug",
+    TEST_PAGE: "true",
     ...opts.env,
   });
   if (opts.seed !== false) await seedDemoData(kv, new Date());
