@@ -11,7 +11,7 @@ import { Hono } from "hono";
 import { Session, type SessionDeps } from "../realtime/session.ts";
 import { attachWebSocket, webSocketTransport } from "../realtime/transport.ts";
 import { type AppEnv, clientIp } from "./context.ts";
-import { upgradeGuard, type UpgradeGuardDeps } from "./upgrade_guard.ts";
+import { originGuard, upgradeGuard, type UpgradeGuardDeps } from "./upgrade_guard.ts";
 
 export { originAllowed } from "./upgrade_guard.ts";
 
@@ -22,10 +22,17 @@ export function wsRoutes(deps: {
 }): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   const { log } = deps.session.services;
+  const originOk = originGuard(deps.guard);
   app.get(
     "/",
     (c, next) => {
       if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+        // A browser sees a refused upgrade only as close 1006; the client library then asks
+        // here, over plain HTTP, whether its page's origin is the reason (readable by it).
+        if (!originOk(c)) {
+          c.header("access-control-allow-origin", "*");
+          return c.json({ error: "Origin not allowed", code: "FORBIDDEN" }, 403);
+        }
         return c.json({ error: "Expected a WebSocket upgrade", code: "INVALID_PAYLOAD" }, 426);
       }
       return next();

@@ -41,7 +41,8 @@ export type ClientEventName =
   | "frame"
   | "disconnect"
   | "room:resumed"
-  | "unread";
+  | "unread"
+  | "session:ended";
 
 /** Connection states reported by the `status` event. */
 export type Status = "connecting" | "open" | "reconnecting" | "unauthorized" | "stopped" | "closed";
@@ -67,6 +68,13 @@ export interface ConnectOptions {
   queueLimit?: number;
   /** Confirm received messages with `message:delivered` (default true). */
   autoDelivered?: boolean;
+  /**
+   * A new access token (from POST /api/v1/auth/refresh, say), or null when the session is
+   * over. With it the client renews the token at 80 % of its remaining life (`auth:refresh`
+   * on the live socket) and after a refused token (close 4401), so calls and chats do not
+   * drop at expiry. A throw is a passing failure, retried; null fires `session:ended`.
+   */
+  refresh?: () => Promise<string | null>;
 }
 
 /**

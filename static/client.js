@@ -10,8 +10,17 @@
  * Local events besides the server's: `status` ("connecting" | "open" |
  * "reconnecting" | "unauthorized" | "stopped" | "closed"), `disconnect` ({code, reason}),
  * `halted` ({code, reason, meaning}: a close after which it does not reconnect),
- * `room:resumed` (the ack of an automatic re-join) and `frame` ({dir, frame}:
- * every frame in or out, auth tokens redacted, for debugging).
+ * `room:resumed` (the ack of an automatic re-join), `frame` ({dir, frame}:
+ * every frame in or out, auth tokens redacted, for debugging) and
+ * `session:ended` ({reason}: the `refresh` option could not renew the token).
+ *
+ * Sessions: with a `refresh` function the client renews its token before it
+ * expires (at 80 % of its remaining life, read from the JWT's `exp`) with
+ * `auth:refresh` on the live socket, and when the server refuses a token
+ * (close 4401) it asks for a new one and reconnects, so a call or a chat
+ * never drops at expiry. `refresh` returns the new token, or null when the
+ * session is over (then `session:ended`); a throw is a passing failure
+ * (network, restart), retried with the reconnect backoff.
  *
  * @example
  * const client = connect("/ws", { token });
@@ -30,11 +39,27 @@
  * @property {number} [queueLimit] Requests held while disconnected (default 100).
  * @property {boolean} [autoDelivered] Confirm received messages with `message:delivered`
  *   (default true).
+ * @property {() => Promise<string | null>} [refresh] A new token (POST /api/v1/auth/refresh,
+ *   say), or null when the session is over; see "Sessions" above.
  */
 
 import { CLOSE, CLOSE_CODES, shouldReconnect } from "./protocol.js";
 
 const RESUME_ROUNDS = 10;
+
+/**
+ * The `exp` of a JWT in ms, read without checking it (the server checks it), or undefined.
+ * @param {string} token
+ */
+function expiryOf(token) {
+  try {
+    const part = token.split(".")[1].replaceAll("-", "+").replaceAll("_", "/");
+    const exp = JSON.parse(atob(part)).exp;
+    return typeof exp === "number" ? exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** A request left without an ack; `code` is TIMEOUT, DISCONNECTED, CLOSED or QUEUE_FULL. */
 export class ClientError extends Error {
@@ -81,6 +106,12 @@ export class RealtimeClient {
   /** @type {Map<string, number>} unread count per room, as far as this client knows */ #unread =
     new Map();
   /** @type {string | undefined} */ #userId;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */ #renewTimer;
+  /** @type {Promise<void> | null} a renewal under way */ #renewing = null;
+  /** Tokens refused in a row (close 4401) without an authenticated socket between them. */
+  #refusals = 0;
+  /** Sockets in a row that closed before they opened (close 1006: refused or unreachable). */
+  #unopened = 0;
 
   /** @param {string} url @param {ConnectOptions} options */
   constructor(url, options) {
@@ -89,6 +120,7 @@ export class RealtimeClient {
     this.#url = u.href;
     this.#token = options.token;
     this.#opts = { minDelayMs: 1000, maxDelayMs: 5000, queueLimit: 100, ...options };
+    this.#scheduleRenewal();
     // Next microtask: listeners added right after connect() still see the first status.
     queueMicrotask(() => this.#open());
   }
@@ -137,7 +169,14 @@ export class RealtimeClient {
       return true;
     }
     if (this.#stopped || event.startsWith("typing:")) return false;
-    if (this.#queue.length >= this.#opts.queueLimit) return false;
+    if (this.#queue.length >= this.#opts.queueLimit) {
+      this.#fire("error", {
+        event,
+        code: "QUEUE_FULL",
+        error: `Not sent: ${this.#opts.queueLimit} events already wait for the connection`,
+      });
+      return false;
+    }
     this.#queue.push({ event, data });
     return true;
   }
@@ -180,6 +219,7 @@ export class RealtimeClient {
    */
   refreshToken(token) {
     this.#token = token;
+    this.#scheduleRenewal();
     if (this.#ready) return this.request("auth:refresh", { token });
     if (this.#halted && !this.#stopped) this.#open();
     return Promise.resolve({ success: true, deferred: true });
@@ -192,6 +232,8 @@ export class RealtimeClient {
     this.#retryTimer = undefined;
     clearTimeout(this.#confirmTimer);
     this.#confirmTimer = undefined;
+    clearTimeout(this.#renewTimer);
+    this.#renewTimer = undefined;
     this.#ws?.close(1000, "Client closed");
     this.#teardown("CLOSED");
     this.#fire("status", "closed");
@@ -204,7 +246,12 @@ export class RealtimeClient {
     if (this.#attempt === 0) this.#fire("status", "connecting"); // a retry said "reconnecting"
     const ws = new WebSocket(this.#url);
     this.#ws = ws;
-    ws.onopen = () => this.#write({ event: "auth", data: { token: this.#token } });
+    let opened = false;
+    ws.onopen = () => {
+      opened = true;
+      this.#unopened = 0;
+      this.#write({ event: "auth", data: { token: this.#token } });
+    };
     ws.onmessage = (e) => this.#onFrame(e.data);
     ws.onclose = (e) => {
       if (this.#ws !== ws) return;
@@ -212,6 +259,11 @@ export class RealtimeClient {
       this.#teardown("DISCONNECTED");
       this.#fire("disconnect", { code: e.code, reason: e.reason });
       if (this.#stopped) return;
+      // A refused or expired token: a new one from the session, then reconnect.
+      if (e.code === CLOSE.auth && this.#opts.refresh && ++this.#refusals <= 2) {
+        this.#fire("status", "reconnecting");
+        return void this.#renew(true);
+      }
       // Terminal codes (static/protocol.js): reconnecting cannot help; say why and stop.
       if (!shouldReconnect(e.code)) {
         this.#halted = true;
@@ -220,13 +272,102 @@ export class RealtimeClient {
           reason: e.reason,
           meaning: CLOSE_CODES[e.code]?.meaning,
         });
-        return this.#fire("status", e.code === CLOSE.auth ? "unauthorized" : "stopped");
+        this.#fire("status", e.code === CLOSE.auth ? "unauthorized" : "stopped");
+        if (e.code === CLOSE.auth && this.#opts.refresh) {
+          this.#fire("session:ended", { reason: "The server refused the renewed token" });
+        }
+        return;
       }
       this.#fire("status", "reconnecting");
-      const base = Math.min(this.#opts.maxDelayMs, this.#opts.minDelayMs * 2 ** this.#attempt++);
-      // Jitter spreads the reconnects of many clients after a server restart.
-      this.#retryTimer = setTimeout(() => this.#open(), base / 2 + Math.random() * base / 2);
+      const delay = this.#backoff();
+      if (!opened && ++this.#unopened >= 2) return void this.#whyRefused(delay);
+      this.#retryTimer = setTimeout(() => this.#open(), delay);
     };
+  }
+
+  /**
+   * A socket that never opens may be refused at the upgrade: a browser shows that only as close
+   * 1006. The endpoint, asked over plain HTTP, says 403 when this page's origin is not allowed
+   * (terminal: say so and stop); anything else (down, restarting, rate-limited) is retried.
+   * @param {number} delay the reconnect delay to keep to otherwise
+   */
+  async #whyRefused(delay) {
+    const at = Date.now();
+    const http = this.#url.replace(/^ws/, "http");
+    const res = await fetch(http, { cache: "no-store" }).catch(() => null);
+    await res?.body?.cancel().catch(() => {});
+    if (this.#stopped || this.#ws) return;
+    if (res?.status === 403) {
+      this.#halted = true;
+      this.#fire("halted", {
+        code: 1006,
+        reason: "origin refused",
+        meaning: `this page's origin is not allowed by the server (its CORS_ORIGINS or PUBLIC_URL)`,
+      });
+      return this.#fire("status", "stopped");
+    }
+    this.#retryTimer = setTimeout(() => this.#open(), Math.max(0, delay - (Date.now() - at)));
+  }
+
+  /** The next reconnect delay: doubling from minDelayMs up to maxDelayMs, with jitter. */
+  #backoff() {
+    const base = Math.min(this.#opts.maxDelayMs, this.#opts.minDelayMs * 2 ** this.#attempt++);
+    // Jitter spreads the reconnects of many clients after a server restart.
+    return base / 2 + Math.random() * base / 2;
+  }
+
+  /** Plans the next renewal at 80 % of the token's remaining life (with a `refresh` option). */
+  #scheduleRenewal() {
+    clearTimeout(this.#renewTimer);
+    this.#renewTimer = undefined;
+    const exp = expiryOf(this.#token);
+    if (!this.#opts?.refresh || exp === undefined || this.#stopped) return;
+    const left = exp - Date.now();
+    this.#renewTimer = setTimeout(() => void this.#renew(false), Math.max(500, left * 0.8));
+  }
+
+  /**
+   * Gets a new token from `refresh` and uses it (one renewal at a time). `refused`: the server
+   * closed with 4401, so the socket is down until a token comes.
+   * @param {boolean} refused
+   */
+  #renew(refused) {
+    this.#renewing ??= (async () => {
+      /** @type {string | null} */
+      let token;
+      try {
+        token = await /** @type {() => Promise<string | null>} */ (this.#opts.refresh)();
+      } catch {
+        // A passing failure (offline, the server restarting): try again after a backoff.
+        if (this.#stopped) return;
+        const again = () => void this.#renew(refused);
+        this.#renewTimer = setTimeout(again, refused ? this.#backoff() : this.#opts.minDelayMs);
+        return;
+      }
+      if (this.#stopped) return;
+      if (!token) {
+        clearTimeout(this.#renewTimer);
+        if (refused) {
+          this.#halted = true;
+          this.#fire("halted", {
+            code: CLOSE.auth,
+            reason: "session ended",
+            meaning: CLOSE_CODES[CLOSE.auth]?.meaning,
+          });
+          this.#fire("status", "unauthorized");
+        }
+        return this.#fire("session:ended", { reason: "The session could not be renewed" });
+      }
+      this.#token = token;
+      this.#scheduleRenewal();
+      if (refused || !this.#ws) {
+        if (!this.#ws && !this.#retryTimer) this.#open();
+        return;
+      }
+      // A refused auth:refresh (the socket was busy closing, say) is settled by the close.
+      if (this.#ready) await this.request("auth:refresh", { token }).catch(() => {});
+    })().finally(() => this.#renewing = null);
+    return this.#renewing;
   }
 
   /** @param {unknown} text */
@@ -254,6 +395,7 @@ export class RealtimeClient {
   async #onConnected() {
     this.#ready = true;
     this.#attempt = 0;
+    this.#refusals = 0;
     // Re-joins go before queued frames so a resumed room is subscribed first.
     const rooms = [...this.#joined];
     const queued = this.#queue.splice(0);

@@ -105,3 +105,85 @@ Deno.test("/client.js and /protocol.js are served, with CORS for CORS_ORIGINS on
     await srv.close();
   }
 });
+
+/** Resolves with the first `event` the client fires (bounded). */
+function next(
+  client: { on(e: string, fn: (d: unknown) => void): () => void },
+  event: string,
+  ms = 8000,
+): Promise<unknown> {
+  let off = () => {};
+  return within(new Promise((resolve) => off = client.on(event, resolve)), ms, event)
+    .finally(() => off());
+}
+
+Deno.test("client.js `refresh`: renews before expiry on the live socket, never dropping it", async () => {
+  const srv = await startServer({ env: { JWT_TTL: "5" } });
+  let renewals = 0;
+  const client = connect(srv.wsUrl, {
+    token: await srv.login("doctor@example.com"),
+    refresh: async () => (renewals++, await srv.login("doctor@example.com")),
+  });
+  const closes: unknown[] = [];
+  client.on("disconnect", (d: unknown) => closes.push(d));
+  try {
+    await next(client, "connected");
+    // At 80 % of the 5 s life: auth:refresh on this socket, acknowledged.
+    const sent = new Promise<void>((resolve) => {
+      client.on("frame", (f: { dir: string; frame: { event?: string } }) => {
+        if (f.dir === "out" && f.frame.event === "auth:refresh") resolve();
+      });
+    });
+    await within(sent, 8000, "auth:refresh");
+    const ack = await client.request("ping");
+    assert.equal(ack.success, true);
+    assert.equal(renewals, 1);
+    assert.deepEqual(closes, [], "the socket never closed");
+  } finally {
+    client.close();
+    await srv.close();
+  }
+});
+
+Deno.test("client.js `refresh`: a refused token is renewed and the client reconnects; null ends the session", async () => {
+  const srv = await startServer();
+  const good = await srv.login("patient@example.com");
+  const statuses: unknown[] = [];
+  const client = connect(srv.wsUrl, { token: "not-a-jwt", refresh: () => Promise.resolve(good) });
+  client.on("status", (s: unknown) => statuses.push(s));
+  // The session is over: no reconnect loop, `session:ended` and a terminal status instead.
+  const ended = connect(srv.wsUrl, { token: "not-a-jwt", refresh: () => Promise.resolve(null) });
+  const seen: unknown[] = [];
+  ended.on("status", (s: unknown) => seen.push(s));
+  const halted = next(ended, "halted");
+  const over = next(ended, "session:ended");
+  try {
+    await next(client, "connected");
+    assert.deepEqual(statuses, ["connecting", "reconnecting", "connecting", "open"]);
+    await over;
+    assert.equal(((await halted) as { code: number }).code, 4401);
+    assert.deepEqual(seen, ["connecting", "reconnecting", "unauthorized"]);
+  } finally {
+    client.close();
+    ended.close();
+    await srv.close();
+  }
+});
+
+Deno.test("client.js: emit while offline waits up to queueLimit, then says QUEUE_FULL", async () => {
+  const srv = await startServer();
+  const client = connect(srv.wsUrl, { token: "not-a-jwt", queueLimit: 2 });
+  try {
+    await next(client, "halted");
+    assert.equal(client.emit("presence:setStatus", { status: "away" }), true);
+    assert.equal(client.emit("presence:setStatus", { status: "busy" }), true);
+    const error = next(client, "error");
+    assert.equal(client.emit("presence:setStatus", { status: "online" }), false);
+    assert.equal(((await error) as { code: string }).code, "QUEUE_FULL");
+    // Typing is stale by the time a socket is back: dropped, not queued.
+    assert.equal(client.emit("typing:start", { roomId: ROOM }), false);
+  } finally {
+    client.close();
+    await srv.close();
+  }
+});

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { DOMAIN_PREFIXES } from "../static/protocol.js";
+import { events } from "../main.ts";
 import { ALLOWED_ORIGIN, startServer, type TestServer } from "./harness.ts";
 
 function post(srv: TestServer, path: string, body: unknown, token?: string) {
@@ -212,6 +214,7 @@ Deno.test("GET /api/docs describes every event from the live table; the protocol
         "room:join",
         "message:send",
         "presence:get",
+        "user:profiles",
         "notification:list",
         "call:signal",
       ]
@@ -224,6 +227,10 @@ Deno.test("GET /api/docs describes every event from the live table; the protocol
     assert.equal(send.rateLimit, "message");
     assert.equal(send.schema.type, "object");
     assert.ok("message" in send.schema.properties);
+    const profiles = docs.events["user:profiles"];
+    assert.equal(profiles.ack, true);
+    assert.equal(profiles.schema.properties.userIds.minItems, 1);
+    assert.equal(profiles.schema.properties.userIds.maxItems, 100);
     assert.equal(docs.closeCodes["4401"], "authentication failed or token expired");
     assert.equal(docs.closeCodes["4403"], "account disabled");
     assert.ok(docs.errorCodes.includes("LIMIT_EXCEEDED"));
@@ -254,6 +261,50 @@ Deno.test("GET /api/docs lists close codes with whether to reconnect, and the se
     for (const e of ["message:new", "room:removed", "presence:changed", "call:incoming"]) {
       assert.ok(docs.serverEvents.includes(e), e);
     }
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("every client event's domain is reserved from the emit API", () => {
+  for (const name of events.keys()) {
+    if (name.includes(":")) assert.ok(DOMAIN_PREFIXES.some((p) => name.startsWith(p)), name);
+  }
+});
+
+Deno.test("TEST_PAGE=false: no test page, the client library stays; demo mode marks the page", async () => {
+  const off = await startServer({ env: { TEST_PAGE: "false" } });
+  const demo = await startServer({ env: { DEMO_DATA: "true" } });
+  try {
+    const page = await fetch(`${off.url}/`);
+    assert.equal(page.status, 404);
+    assert.match(await page.text(), /TEST_PAGE=true/);
+    const app = await fetch(`${off.url}/static/app.js`);
+    assert.equal(app.status, 404);
+    await app.body?.cancel();
+    for (const path of ["/client.js", "/protocol.js", "/client.d.ts", "/static/client.js"]) {
+      const res = await fetch(`${off.url}${path}`);
+      assert.equal(res.status, 200, path);
+      await res.body?.cancel();
+    }
+    const html = await (await fetch(`${demo.url}/`)).text();
+    assert.match(html, /<html data-demo lang="en">/);
+  } finally {
+    await off.close();
+    await demo.close();
+  }
+});
+
+Deno.test("GET /ws without an upgrade says why a refused origin cannot connect, readable by it", async () => {
+  const srv = await startServer();
+  try {
+    const refused = await fetch(`${srv.url}/ws`, { headers: { origin: "https://evil.example" } });
+    assert.equal(refused.status, 403);
+    assert.equal(refused.headers.get("access-control-allow-origin"), "*");
+    assert.equal((await refused.json()).code, "FORBIDDEN");
+    const allowed = await fetch(`${srv.url}/ws`, { headers: { origin: ALLOWED_ORIGIN } });
+    assert.equal(allowed.status, 426);
+    await allowed.body?.cancel();
   } finally {
     await srv.close();
   }
