@@ -8,14 +8,21 @@
  * statuses are hostile input); the page never builds HTML from strings. The
  * access token lives in memory only; the session is the refresh cookie
  * (HttpOnly, never readable here): a reload signs back in with it, and the
- * access token is renewed before it expires, on the live socket too
- * (`auth:refresh`), so calls and chats do not drop. When renewing finally
- * fails, the page says so and signs out: no live control is left running.
+ * client renews the access token before it expires (client.js `refresh`), on
+ * the live socket too (`auth:refresh`), so calls and chats do not drop. Tabs
+ * of one browser share the cookie, and a refresh token is single use, so
+ * they take turns (a Web Lock). When renewing finally fails, the page says so
+ * and signs out: no live control is left running.
+ *
+ * Modes: in demo mode (`<html data-demo>`, set by the server) the page shows
+ * the demo accounts and the raw event log; `?debug` shows the log anywhere.
  */
 
 import { connect } from "./client.js";
 import { byId, clearLog, log, showError } from "./dom.js";
 import { session } from "./session.js";
+import { forgetNames, rememberUser } from "./names.js";
+import { initTabs, showTab } from "./tabs.js";
 import { initChat, listenChat, resetChat } from "./chat.js";
 import {
   clearPresence,
@@ -40,7 +47,9 @@ const ui = {
   email: byId("email"),
   password: byId("password"),
   who: byId("who"),
+  whoLine: byId("who-line"),
   logout: byId("logout-button"),
+  tabs: byId("tabs"),
   roomId: byId("room-id"),
   clearLog: byId("clear-log"),
 };
@@ -57,8 +66,8 @@ const STATUS_TEXT = {
   connecting: "Connecting…",
   open: "Connected",
   reconnecting: "Reconnecting…",
-  unauthorized: "Signed out: token refused or expired",
-  stopped: "Disconnected for good (account disabled or too many connections); not retrying",
+  unauthorized: "Signed out: the session has ended",
+  stopped: "Disconnected for good; not retrying",
   closed: "Offline",
 };
 
@@ -69,39 +78,23 @@ function onOpen() {
   resumeCall();
 }
 
-/** @type {ReturnType<typeof setTimeout> | undefined} */
-let renewTimer;
-
 /**
- * Renews the access token at 80 % of its life (at least 5 s before expiry).
- * @param {string} expiresAt ISO time
+ * A new access token from the refresh cookie: the body ({token, expiresAt, user}), or null when
+ * there is no session (any refusal). Throws when the server could not be reached or failed
+ * (a restart, say): the session may well live on.
+ * @returns {Promise<{token: string, expiresAt: string, user: any} | null>}
  */
-function scheduleRenewal(expiresAt) {
-  clearTimeout(renewTimer);
-  const left = Date.parse(expiresAt) - Date.now();
-  renewTimer = setTimeout(() => void renew(), Math.max(1000, Math.min(left * 0.8, left - 5000)));
-}
-
-/** A new access token from the refresh cookie, or null (no session, or it ended). */
-async function refreshSession() {
-  const res = await fetch("/api/v1/auth/refresh", { method: "POST" }).catch(() => null);
-  if (!res) return null;
-  const body = await res.json().catch(() => ({}));
-  log("http", `POST /api/v1/auth/refresh ${res.status}`, res.ok ? { user: body.user } : body);
-  return res.ok && body.token ? body : null;
-}
-
-async function renew() {
-  const body = await refreshSession();
-  if (!body || !session.client) {
-    if (session.client) {
-      signOut();
-      showError("Your session has ended: sign in again.");
-    }
-    return;
-  }
-  scheduleRenewal(body.expiresAt);
-  session.client.refreshToken(body.token).catch(() => {});
+function refreshSession() {
+  const run = async () => {
+    const res = await fetch("/api/v1/auth/refresh", { method: "POST" });
+    if (res.status >= 500) throw new Error(`refresh: HTTP ${res.status}`);
+    const body = await res.json().catch(() => ({}));
+    log("http", `POST /api/v1/auth/refresh ${res.status}`, res.ok ? { user: body.user } : body);
+    return res.ok && body.token ? body : null;
+  };
+  // One refresh at a time across this browser's tabs: each spends the cookie the last one set.
+  const locks = globalThis.navigator?.locks;
+  return locks ? locks.request("telehealth-refresh", run) : run();
 }
 
 /**
@@ -110,17 +103,24 @@ async function renew() {
  */
 function signedIn(body) {
   session.user = body.user;
-  ui.who.textContent = `${body.user.name} (${body.user.id}, ${body.user.role})`;
+  rememberUser(body.user);
+  ui.who.textContent = `${body.user.name} (${body.user.role})`;
+  ui.whoLine.hidden = false;
+  ui.logout.hidden = false;
+  ui.tabs.hidden = false;
   ui.loginPanel.hidden = true;
   for (const panel of SESSION_PANELS) panel.hidden = false;
+  showTab("chat");
   startClient(body.token);
-  scheduleRenewal(body.expiresAt);
   void watchUsers([body.user.id]);
 }
 
 /** @param {string} token */
 function startClient(token) {
-  const client = connect("/ws", { token });
+  const client = connect("/ws", {
+    token,
+    refresh: async () => (await refreshSession())?.token ?? null,
+  });
   session.client = client;
   client.on("frame", ({ dir, frame }) => {
     log(dir, frame.event ?? `ack #${frame.ack}`, frame.data);
@@ -132,9 +132,13 @@ function startClient(token) {
     log("sys", `status ${s}`);
     ui.status.dataset.state = s;
     ui.status.textContent = STATUS_TEXT[/** @type {keyof STATUS_TEXT} */ (s)] ?? s;
-    // The token was refused (expired or revoked): renew it from the session, or sign out.
-    if (s === "unauthorized") void renew();
     if (s === "open") onOpen();
+  });
+  // Renewing failed for good (signed out elsewhere, the session expired): nothing stays live.
+  client.on("session:ended", () => {
+    if (client !== session.client) return;
+    signOut();
+    showError("Your session has ended: sign in again.");
   });
   client.on("halted", (d) => {
     if (d.code !== 4401) showError(`Not reconnecting: ${d.meaning ?? d.reason ?? d.code}`);
@@ -172,7 +176,6 @@ ui.loginForm.addEventListener("submit", async (/** @type {SubmitEvent} */ e) => 
 
 /** Ends everything live: chat, call, socket, renewals. */
 function signOut() {
-  clearTimeout(renewTimer);
   // Chat and call first: their last typing:stop and call:end need the socket.
   resetChat();
   resetCall();
@@ -181,7 +184,12 @@ function signOut() {
   session.user = null;
   clearPresence();
   resetNotifications();
+  forgetNames();
   for (const panel of SESSION_PANELS) panel.hidden = true;
+  ui.whoLine.hidden = true;
+  ui.logout.hidden = true;
+  ui.tabs.hidden = true;
+  ui.who.textContent = "";
   ui.loginPanel.hidden = false;
   ui.email.focus();
 }
@@ -196,7 +204,12 @@ ui.logout.addEventListener("click", () => {
 // `data-session-checked` tells scripts (and tests) the page has decided.
 void refreshSession().then((body) => {
   if (body && !session.client) signedIn(body);
-}).finally(() => document.documentElement.dataset.sessionChecked = "true");
+}, () => {}).finally(() => document.documentElement.dataset.sessionChecked = "true");
+
+if (new URLSearchParams(location.search).has("debug")) {
+  document.documentElement.dataset.debug = "true";
+}
+initTabs();
 
 ui.clearLog.addEventListener("click", clearLog);
 

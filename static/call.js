@@ -8,6 +8,8 @@
 
 import { showError } from "./dom.js";
 import { failedAck, session } from "./session.js";
+import { nameOf, onNames, resolveNames } from "./names.js";
+import { showTab } from "./tabs.js";
 import {
   alertIncoming,
   call,
@@ -42,7 +44,9 @@ function finishCall(status, text) {
 }
 
 function onAccepted() {
-  if (call.status !== "in_progress") setCallState("accepted", `Connecting to ${call.peer}…`);
+  if (call.status !== "in_progress") {
+    setCallState("accepted", `Connecting to ${nameOf(call.peer)}…`);
+  }
   if (call.role !== "caller" || call.offered) return;
   call.offered = true;
   const id = call.id;
@@ -51,13 +55,27 @@ function onAccepted() {
   });
 }
 
-/** The other participants of the joined room; the first one is the default callee. */
+/**
+ * The people of the joined room one may call, by name: its members (or, in a topic, those
+ * present). The default is someone present; a choice the user made stays while it is listed.
+ */
 export function updateDefaultCallee() {
-  const input = callUi.callTo;
-  if (input.dataset.auto === "false" && input.value.trim() !== "") return;
-  const other = [...session.participants.keys()].find((id) => id !== session.user?.id);
-  input.value = other ?? "";
-  input.dataset.auto = "true";
+  const select = /** @type {HTMLSelectElement} */ (callUi.callTo);
+  const me = session.user?.id;
+  const people = new Map([...session.members, ...session.participants]);
+  people.delete(String(me));
+  const chosen = select.dataset.auto === "false" ? select.value : "";
+  const present = [...session.participants.keys()].find((id) => id !== me);
+  const options = [...people].map(([id, role]) => {
+    const here = session.participants.has(id) ? ", here now" : "";
+    return new Option(`${nameOf(id)} (${role}${here})`, id);
+  });
+  if (options.length === 0) options.push(new Option("Join a visit first", ""));
+  select.replaceChildren(...options);
+  select.value = people.has(chosen)
+    ? chosen
+    : present ?? (people.size ? [...people.keys()][0] : "");
+  if (!people.has(chosen)) select.dataset.auto = "true";
 }
 
 /** @param {string} to @param {string} type */
@@ -68,7 +86,8 @@ async function startCall(to, type) {
   call.busy = true;
   call.peer = to;
   call.type = type;
-  setCallState("starting", `Calling ${to} (${type}): starting camera and microphone…`);
+  showTab("call");
+  setCallState("starting", `Calling ${nameOf(to)} (${type}): starting camera and microphone…`);
   /** @type {MediaStream | null} */
   let local = null;
   try {
@@ -85,8 +104,8 @@ async function startCall(to, type) {
     if (!ack.success) {
       stopStream(local);
       attach(callUi.localVideo, null);
-      setCallState("idle", `Could not call ${to}: ${ack.error}`);
-      return showError(`Could not call ${to}: ${ack.error}`);
+      setCallState("idle", `Could not call ${nameOf(to)}: ${ack.error}`);
+      return showError(`Could not call ${nameOf(to)}: ${ack.error}`);
     }
     // Glare: they were calling us at the same moment, and the server answered their call.
     const glare = call.incoming?.callId === ack.callId;
@@ -101,7 +120,7 @@ async function startCall(to, type) {
       if (call.role === "callee") ensurePc();
       onAccepted();
     } else if (ack.status === "ringing" || ack.status === "initiating") {
-      setCallState("ringing", `Calling ${to} (${type}): ringing…`);
+      setCallState("ringing", `Calling ${nameOf(to)} (${type}): ringing…`);
     } else {
       finishCall(String(ack.status), `Call ${ack.status}.`);
     }
@@ -110,9 +129,9 @@ async function startCall(to, type) {
     if (call.id === null) {
       attach(callUi.localVideo, null);
       call.peer = "";
-      setCallState("idle", `Could not call ${to}.`);
+      setCallState("idle", `Could not call ${nameOf(to)}.`);
     }
-    showError(`Could not call ${to}: ${/** @type {Error} */ (err).message}`);
+    showError(`Could not call ${nameOf(to)}: ${/** @type {Error} */ (err).message}`);
   } finally {
     call.busy = false;
     updateCallButtons();
@@ -125,7 +144,8 @@ async function acceptCall() {
   if (!inc || !client || call.busy || call.id) return;
   showError("");
   call.busy = true;
-  setCallState("answering", `Answering ${inc.callerId}: starting camera and microphone…`);
+  showTab("call");
+  setCallState("answering", `Answering ${nameOf(inc.callerId)}: starting camera and microphone…`);
   try {
     const local = await getMedia(inc.callType);
     if (call.incoming !== inc || client !== session.client) return stopStream(local);
@@ -143,7 +163,9 @@ async function acceptCall() {
       .catch(failedAck);
     if (call.id !== inc.callId) return; // ended meanwhile
     if (!ack.success) return finishCall("failed", `Could not answer: ${ack.error}`);
-    if (call.status === "answering") setCallState("accepted", `Connecting to ${call.peer}…`);
+    if (call.status === "answering") {
+      setCallState("accepted", `Connecting to ${nameOf(call.peer)}…`);
+    }
   } catch (err) {
     if (call.id === null) setCallState("incoming", incomingText(inc));
     showError(`Could not answer: ${/** @type {Error} */ (err).message}`);
@@ -157,7 +179,7 @@ async function rejectCall() {
   const inc = call.incoming;
   if (!inc || !session.client) return;
   hideIncoming();
-  setCallState("rejected", `You declined the call from ${inc.callerId}.`);
+  setCallState("rejected", `You declined the call from ${nameOf(inc.callerId)}.`);
   const ack = await session.client.request("call:reject", { callId: inc.callId })
     .catch(failedAck);
   if (!ack.success) showError(`Could not reject: ${ack.error}`);
@@ -179,17 +201,28 @@ async function hangUp() {
   if (ack.code === "CONFLICT" || ack.code === "NOT_FOUND") finishCall("ended", "Call over.");
 }
 
+/** Calls that ended lately: a ring still on its way for one of them is not shown. */
+const over = new Set();
+
 /** @param {any} d */
-function onIncoming(d) {
+async function onIncoming(d) {
   if (!d || typeof d.callId !== "string") return;
-  call.incoming = {
+  const inc = {
     callId: d.callId,
     callerId: String(d.callerId),
     callType: d.callType === "audio" ? "audio" : "video",
     ...(d.visitId ? { visitId: String(d.visitId) } : {}),
   };
+  // Who is calling, by name (one round trip at most; the id if the server does not say).
+  await resolveNames([inc.callerId]);
+  // Over while the name came, or rung twice (a late socket).
+  if (over.has(inc.callId) || call.incoming?.callId === inc.callId) return;
+  call.incoming = inc;
   callUi.incomingText.textContent = incomingText(call.incoming);
   callUi.incoming.hidden = false;
+  // Keyboard users land on Accept, unless they are typing something.
+  const typing = document.activeElement?.matches("input, textarea, select");
+  if (!typing) callUi.acceptCall.focus({ preventScroll: true });
   alertIncoming(incomingText(call.incoming));
   if (!call.id && !call.busy) setCallState("incoming", incomingText(call.incoming));
   updateCallButtons();
@@ -201,11 +234,15 @@ function onIncoming(d) {
  */
 function onCallOver(status, d) {
   const reason = String(d?.reason ?? status);
+  if (typeof d?.callId === "string") {
+    over.add(d.callId);
+    if (over.size > 50) over.delete(String(over.values().next().value));
+  }
   if (d?.callId && d.callId === call.id) {
     return finishCall(status, endText(reason, d.duration));
   }
   if (d?.callId && d.callId === call.incoming?.callId) {
-    const from = call.incoming.callerId;
+    const from = nameOf(call.incoming.callerId);
     hideIncoming();
     // Not while starting a call of our own; answering this one stops (acceptCall sees it gone).
     if (!call.id && (!call.busy || call.status === "answering")) {
@@ -233,9 +270,23 @@ export function resumeCall() {
   }
 }
 
+/** Mutes or unmutes the microphone, or turns the camera off or on (the call goes on). */
+function toggle(/** @type {"muted" | "cameraOff"} */ what) {
+  if (!call.local) return;
+  call[what] = !call[what];
+  const tracks = what === "muted" ? call.local.getAudioTracks() : call.local.getVideoTracks();
+  for (const t of tracks) t.enabled = !call[what];
+  updateCallButtons();
+}
+
+/** The "Allow call alerts" button shows while the browser has not been asked yet. */
+function renderAlertsButton() {
+  callUi.allowAlerts.hidden = globalThis.Notification?.permission !== "default";
+}
+
 /** @param {import("./client.js").RealtimeClient} client */
 export function listenCall(client) {
-  client.on("call:incoming", onIncoming);
+  client.on("call:incoming", (d) => void onIncoming(d));
   client.on("call:accepted", (d) => {
     if (d?.callId === call.id) onAccepted();
   });
@@ -247,8 +298,20 @@ export function listenCall(client) {
 
 /** Wires the call form and the ringing dialog's buttons; once, at start-up. */
 export function initCall() {
-  callUi.callTo.addEventListener("input", () => {
+  callUi.callTo.addEventListener("change", () => {
     callUi.callTo.dataset.auto = "false";
+  });
+  callUi.mute.addEventListener("click", () => toggle("muted"));
+  callUi.camera.addEventListener("click", () => toggle("cameraOff"));
+  callUi.allowAlerts.addEventListener("click", async () => {
+    await globalThis.Notification?.requestPermission().catch(() => {});
+    renderAlertsButton();
+  });
+  renderAlertsButton();
+  onNames(() => {
+    updateDefaultCallee();
+    renderRtc();
+    if (call.incoming) callUi.incomingText.textContent = incomingText(call.incoming);
   });
   callUi.callForm.addEventListener("submit", (/** @type {SubmitEvent} */ e) => {
     e.preventDefault();

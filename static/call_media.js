@@ -11,6 +11,7 @@
 
 import { log, showError } from "./dom.js";
 import { failedAck, session } from "./session.js";
+import { nameOf } from "./names.js";
 import { call, callUi, renderRtc, setCallState } from "./call_state.js";
 
 /**
@@ -108,7 +109,7 @@ async function mediaConnected() {
     .catch(failedAck);
   if (call.id !== id) return;
   if (!ack.success) return showError(`call:connected: ${ack.error}`);
-  setCallState(String(ack.status), `In a ${call.type} call with ${call.peer}.`);
+  setCallState(String(ack.status), `In a ${call.type} call with ${nameOf(call.peer)}.`);
 }
 
 /** @param {RTCPeerConnection} pc */

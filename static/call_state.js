@@ -7,6 +7,7 @@
  */
 
 import { byId } from "./dom.js";
+import { nameOf } from "./names.js";
 
 export const callUi = {
   callPanel: byId("call-panel"),
@@ -20,9 +21,14 @@ export const callUi = {
   videoCall: byId("video-call"),
   audioCall: byId("audio-call"),
   hangup: byId("hangup"),
+  mute: byId("mute"),
+  camera: byId("camera"),
+  timer: byId("call-timer"),
+  allowAlerts: byId("allow-alerts"),
   remoteVideo: byId("remote-video"),
   remoteCaption: byId("remote-caption"),
   localVideo: byId("local-video"),
+  localCaption: byId("local-caption"),
 };
 
 const END_TEXT = {
@@ -51,6 +57,9 @@ const END_TEXT = {
  *   connectedSent: boolean,
  *   signals: Promise<void>,
  *   incoming: {callId: string, callerId: string, callType: string, visitId?: string} | null,
+ *   startedAt: number | null,
+ *   muted: boolean,
+ *   cameraOff: boolean,
  * }}
  */
 export const call = {
@@ -74,7 +83,33 @@ export function perCall() {
     offered: false,
     connectedSent: false,
     signals: Promise.resolve(),
+    startedAt: null,
+    muted: false,
+    cameraOff: false,
   };
+}
+
+/** @type {ReturnType<typeof setInterval> | undefined} */
+let ticking;
+
+/** "m:ss" (or "h:mm:ss") since the call was answered. */
+function renderTimer() {
+  const s = call.startedAt === null ? 0 : Math.floor((Date.now() - call.startedAt) / 1000);
+  const mmss = `${Math.floor(s / 60) % 60}:${String(s % 60).padStart(2, "0")}`;
+  callUi.timer.textContent = s >= 3600 ? `${Math.floor(s / 3600)}:${mmss.padStart(5, "0")}` : mmss;
+}
+
+/** The live timer runs from the answer to the end of the call. */
+function updateTimer() {
+  const live = call.id !== null && (call.status === "accepted" || call.status === "in_progress");
+  if (live && call.startedAt === null) call.startedAt = Date.now();
+  if (live && ticking === undefined) ticking = setInterval(renderTimer, 1000);
+  if (!live) {
+    clearInterval(ticking);
+    ticking = undefined;
+  }
+  callUi.timer.hidden = !live;
+  renderTimer();
 }
 
 /** @param {string} status @param {string} text */
@@ -84,6 +119,7 @@ export function setCallState(status, text) {
   callUi.callPanel.dataset.callState = status;
   callUi.callState.textContent = text;
   updateCallButtons();
+  updateTimer();
 }
 
 export function updateCallButtons() {
@@ -93,12 +129,21 @@ export function updateCallButtons() {
   callUi.hangup.disabled = call.id === null;
   callUi.acceptCall.disabled = active;
   callUi.rejectCall.disabled = call.busy;
+  const local = call.id !== null ? call.local : null;
+  callUi.mute.disabled = !local;
+  callUi.camera.disabled = !local?.getVideoTracks().length;
+  callUi.mute.setAttribute("aria-pressed", String(call.muted));
+  callUi.mute.textContent = call.muted ? "Unmute" : "Mute";
+  callUi.camera.setAttribute("aria-pressed", String(call.cameraOff));
+  callUi.camera.textContent = call.cameraOff ? "Turn camera on" : "Turn camera off";
+  const off = [call.muted ? "muted" : "", call.cameraOff ? "camera off" : ""].filter(Boolean);
+  callUi.localCaption.textContent = off.length ? `You (${off.join(", ")})` : "You";
 }
 
 export function renderRtc() {
   const rtc = call.pc?.connectionState ?? "none";
   callUi.callPanel.dataset.rtc = rtc;
-  const who = call.peer ? `Remote: ${call.peer}` : "Remote";
+  const who = call.peer ? nameOf(call.peer) : "Them";
   callUi.remoteCaption.textContent = call.pc ? `${who} · media ${rtc}` : who;
 }
 
@@ -170,5 +215,5 @@ export function endText(reason, duration) {
 /** @param {{callerId: string, callType: string, visitId?: string}} inc */
 export function incomingText(inc) {
   const visit = inc.visitId ? ` for visit ${inc.visitId}` : "";
-  return `Incoming ${inc.callType} call from ${inc.callerId}${visit}.`;
+  return `Incoming ${inc.callType} call from ${nameOf(inc.callerId)}${visit}.`;
 }

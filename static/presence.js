@@ -8,6 +8,7 @@
 
 import { byId, showError } from "./dom.js";
 import { failedAck, session } from "./session.js";
+import { nameElement, nameOf, onNames } from "./names.js";
 
 const PRESENCE_TEXT = {
   online: "online",
@@ -40,9 +41,8 @@ function presenceRow(userId) {
   const dot = document.createElement("span");
   dot.className = "dot";
   dot.setAttribute("aria-hidden", "true");
-  const name = document.createElement("span");
+  const name = nameElement(userId);
   name.className = "user";
-  name.textContent = userId === session.user?.id ? `${userId} (you)` : userId;
   const status = document.createElement("span");
   status.className = "presence-status";
   status.textContent = "…";
@@ -54,7 +54,8 @@ function presenceRow(userId) {
     stop.type = "button";
     stop.className = "secondary small";
     stop.textContent = "Unwatch";
-    stop.setAttribute("aria-label", `Stop watching ${userId}`);
+    stop.setAttribute("aria-label", `Unwatch ${nameOf(userId)}`);
+    stop.dataset.unwatch = userId;
     stop.addEventListener("click", () => void unwatch(userId));
     li.append(stop);
   }
@@ -172,3 +173,10 @@ export function initPresence() {
     void watchUsers([id]);
   });
 }
+
+onNames(() => {
+  for (const b of ui.presenceList.querySelectorAll("button[data-unwatch]")) {
+    const button = /** @type {HTMLElement} */ (b);
+    button.setAttribute("aria-label", `Unwatch ${nameOf(String(button.dataset.unwatch))}`);
+  }
+});

@@ -11,13 +11,17 @@
  *   user: {id: string, name: string, role: string} | null,
  *   room: string | null,
  *   participants: Map<string, string>,
+ *   members: Map<string, string>,
  * }}
+ * `participants`: users with a live socket in the room (id -> role); `members`: everyone with
+ * access to it (visits and chats; empty for topics).
  */
 export const session = {
   client: null,
   user: null,
   room: null,
   participants: new Map(),
+  members: new Map(),
 };
 
 /**

@@ -8,6 +8,7 @@
 
 import { byId } from "./dom.js";
 import { session } from "./session.js";
+import { nameOf, onNames, resolveNames } from "./names.js";
 
 const TYPING_RESEND_MS = 2500;
 const TYPING_IDLE_MS = 3000;
@@ -23,7 +24,7 @@ let sentAt = 0;
 let idle;
 
 function renderTyping() {
-  const names = [...typing.keys()];
+  const names = [...typing.keys()].map(nameOf);
   line.textContent = names.length === 0
     ? ""
     : `${names.join(", ")} ${names.length === 1 ? "is" : "are"} typing...`;
@@ -69,7 +70,10 @@ export function listenTyping(client) {
     if (t.roomId !== session.room) return;
     clearTimeout(typing.get(t.userId));
     typing.set(t.userId, setTimeout(() => stopTyping(t.userId), TYPING_TTL_MS));
+    void resolveNames([t.userId]);
     renderTyping();
   });
   client.on("typing:stop", (t) => stopTyping(t.userId));
 }
+
+onNames(renderTyping);

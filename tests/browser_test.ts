@@ -17,109 +17,33 @@
  */
 
 import assert from "node:assert/strict";
-import type { BrowserContext, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { appendMessage } from "../store/messages.ts";
-import { startServer, type TestServer } from "./harness.ts";
+import {
+  callState,
+  joinVisit,
+  noBrowser,
+  presenceOf,
+  remoteMediaFlows,
+  ROOM,
+  signIn,
+  type VideoElement,
+  videoTracks,
+  watch,
+  withBrowser,
+} from "./browser_support.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const ROOM = "visit:visit-123";
 const PAGE_SIZE = 20; // static/chat.js PAGE_SIZE
 const SEEDED = 25;
 const HOSTILE = "Look: <img src=x onerror=alert(1)> & <b>bold</b>";
-const WAIT_MS = 10_000;
 const SCREENSHOT = "/tmp/telehealth_browser_test.png";
 const CALL_SCREENSHOT = "/tmp/telehealth_browser_call.png";
-
-function chromiumInstalled(): boolean {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-}
-const hasChromium = chromiumInstalled();
-
-/** Errors a page reports on its own: uncaught exceptions, console errors (CSP too), dialogs. */
-function watch(page: Page, name: string, problems: string[]): void {
-  page.on("pageerror", (err) => problems.push(`${name} pageerror: ${err.message}`));
-  page.on("console", (msg) => {
-    if (msg.type() === "error") problems.push(`${name} console: ${msg.text()}`);
-  });
-  page.on("dialog", (dialog) => {
-    problems.push(`${name} dialog: ${dialog.message()}`);
-    dialog.dismiss().catch(() => {});
-  });
-}
-
-async function signIn(page: Page, srv: TestServer, email: string): Promise<void> {
-  if (page.url() !== `${srv.url}/`) await page.goto(srv.url);
-  // A background tab gets no animation frames, which Playwright's "stable" check waits on.
-  await page.bringToFront();
-  // The pages of one test share cookies: a page may have signed in with another page's session.
-  await page.locator("html[data-session-checked]").waitFor({ state: "attached" });
-  if (await page.locator("#login-panel").isHidden()) {
-    await page.getByRole("button", { name: "Sign out" }).click();
-  }
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill("password123");
-  await page.getByRole("button", { name: "Sign in and connect" }).click();
-  await page.locator("#status", { hasText: /^Connected$/ }).waitFor();
-}
 
 /** Waits until exactly `n` messages are listed (a page of history renders in one task). */
 async function messageCount(page: Page, n: number): Promise<void> {
   const items = page.locator("#messages > li");
   await items.nth(n - 1).waitFor({ state: "attached" });
   await items.nth(n).waitFor({ state: "detached" });
-}
-
-async function joinVisit(page: Page): Promise<void> {
-  await page.bringToFront();
-  assert.equal(await page.getByLabel("Room id").inputValue(), ROOM);
-  await page.getByRole("button", { name: "Join", exact: true }).click();
-  await page.locator("#room-info", { hasText: `In ${ROOM}.` }).waitFor();
-}
-
-/** Waits until `page` shows `userId` with presence `status` (data-status of the row). */
-async function presenceOf(page: Page, userId: string, status: string): Promise<void> {
-  await page.locator(`#presence-list li[data-user-id="${userId}"][data-status="${status}"]`)
-    .waitFor();
-}
-
-/** Waits for the call panel's state (data-state of #call-state). */
-async function callState(page: Page, state: string): Promise<void> {
-  await page.locator(`#call-state[data-state="${state}"]`).waitFor();
-}
-
-/** What the page callbacks read of a <video> (tests type-check without the DOM library). */
-interface VideoElement {
-  srcObject: { getTracks(): { kind: string; readyState: string }[] } | null;
-  videoWidth: number;
-  muted: boolean;
-}
-
-/** Waits until the remote <video> plays a MediaStream with live audio and video from the peer. */
-async function remoteMediaFlows(page: Page): Promise<void> {
-  const handle = await page.locator("#remote-video").elementHandle();
-  try {
-    await page.waitForFunction((el) => {
-      const video = el as unknown as VideoElement;
-      const tracks = video.srcObject?.getTracks() ?? [];
-      const live = tracks.filter((t) => t.readyState === "live").map((t) => t.kind);
-      // videoWidth > 0: frames were decoded, not only negotiated.
-      return live.includes("audio") && live.includes("video") && video.videoWidth > 0;
-    }, handle);
-  } finally {
-    await handle?.dispose();
-  }
-}
-
-/** The srcObject of each <video> of the call panel: null, or the number of its tracks. */
-function videoTracks(page: Page): Promise<(number | null)[]> {
-  return page.$$eval(
-    "#call-panel video",
-    (els) => els.map((el) => (el as unknown as VideoElement).srcObject?.getTracks().length ?? null),
-  );
 }
 
 /** Seq numbers of the rendered messages, top to bottom. */
@@ -139,81 +63,9 @@ interface BrowserClient {
   close(): void;
 }
 
-const LAUNCH_ARGS = [
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  // getUserMedia without a prompt, fed by a generated test pattern and tone.
-  "--use-fake-ui-for-media-stream",
-  "--use-fake-device-for-media-stream",
-];
-
-/**
- * Loaded on use, not at the top, so a skipped run never loads Playwright: under Deno it reads
- * /proc/sys and OS details at import time, which only --allow-all permits.
- */
-async function loadPlaywright(): Promise<typeof import("playwright-core")> {
-  try {
-    return await import("playwright-core");
-  } catch (err) {
-    if (!(err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied)) {
-      throw err;
-    }
-    throw new Error(
-      "tests/browser_test.ts needs --allow-all (Playwright reads /proc/sys and OS details): " +
-        "run `deno test -A tests/browser_test.ts`",
-      { cause: err },
-    );
-  }
-}
-
-/** Opens pages; each page is its own browser context (its own cookies: its own session). */
-interface Pages {
-  pages(): Page[];
-  newPage(): Promise<Page>;
-}
-
-/**
- * Runs `fn` against the demo server in Chromium; every page it opens gets a
- * context of its own, as two people on two computers have (the session is a
- * cookie). Closes everything after.
- */
-async function withBrowser(fn: (browser: Pages, srv: TestServer) => Promise<void>): Promise<void> {
-  const { chromium } = await loadPlaywright();
-  const srv = await startServer();
-  try {
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: LAUNCH_ARGS,
-    });
-    const contexts: BrowserContext[] = [];
-    try {
-      await fn({
-        pages: () => [],
-        async newPage() {
-          const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
-          context.setDefaultTimeout(WAIT_MS);
-          contexts.push(context);
-          return await context.newPage();
-        },
-      }, srv);
-    } finally {
-      for (const c of contexts) await c.close().catch(() => {});
-      await browser.close();
-    }
-  } finally {
-    await srv.close();
-  }
-}
-
 Deno.test({
   name: "browser client: sign in, join, history, typing, hostile text, resume, reload",
-  ignore: !hasChromium && Deno.env.get("CI") !== "true",
+  ignore: noBrowser,
   fn: () =>
     withBrowser(async (context, srv) => {
       const problems: string[] = [];
@@ -233,13 +85,13 @@ Deno.test({
 
       await signIn(patient, srv, "patient@example.com");
       await signIn(doctor, srv, "doctor@example.com");
-      assert.match(await doctor.locator("#who").innerText(), /doctor-1, doctor/);
+      assert.equal(await doctor.locator("#who").innerText(), "Dr. Dana Doctor (doctor)");
 
       // Join shows the newest page; "Load older" brings the rest and then hides.
       await joinVisit(patient);
       await joinVisit(doctor);
       await messageCount(doctor, PAGE_SIZE);
-      await doctor.locator("#room-info", { hasText: "patient-1 (patient)" }).waitFor();
+      await doctor.locator("#room-info", { hasText: "Pat Patient (patient)" }).waitFor();
       await doctor.getByRole("button", { name: "Load older messages" }).click();
       await messageCount(doctor, SEEDED);
       await doctor.getByRole("button", { name: "Load older messages" }).waitFor({
@@ -251,7 +103,7 @@ Deno.test({
       const input = patient.getByLabel("Message", { exact: true });
       await patient.bringToFront();
       await input.fill(HOSTILE);
-      await doctor.locator("#typing", { hasText: "patient-1 is typing..." }).waitFor();
+      await doctor.locator("#typing", { hasText: "Pat Patient is typing..." }).waitFor();
       await input.press("Enter");
       // Found by seq, not by text: a page that parsed the text as HTML must fail the asserts
       // below, not time out here.
@@ -267,7 +119,9 @@ Deno.test({
       assert.equal(await received.locator("img, b").count(), 0);
       assert.equal(await doctor.locator("img").count(), 0);
       assert.equal(await patient.locator("img").count(), 0);
-      assert.equal(await received.locator(".sender").textContent(), "patient-1");
+      // Names, not ids: the server named the sender; no internal seq shows.
+      assert.equal(await received.locator(".sender").textContent(), "Pat Patient");
+      assert.doesNotMatch(await received.innerText(), /#\d|patient-1/);
 
       // Resume: a message stored with no live delivery reaches both pages only through the
       // re-join with `since` after the server drops every socket.
@@ -288,7 +142,7 @@ Deno.test({
       // A reload keeps the session (the refresh cookie): signed in again, history comes back.
       await patient.reload();
       await patient.locator("#status", { hasText: /^Connected$/ }).waitFor();
-      assert.match(await patient.locator("#who").innerText(), /patient-1/);
+      assert.equal(await patient.locator("#who").innerText(), "Pat Patient (patient)");
       await joinVisit(patient);
       await messageCount(patient, PAGE_SIZE);
       const reloaded = patient.locator(`#messages > li[data-seq="${hostileSeq}"] .text`);
@@ -305,7 +159,7 @@ Deno.test({
 
 Deno.test({
   name: "browser client: presence, notifications, a WebRTC video call between two pages",
-  ignore: !hasChromium && Deno.env.get("CI") !== "true",
+  ignore: noBrowser,
   fn: () =>
     withBrowser(async (context, srv) => {
       const problems: string[] = [];
@@ -323,16 +177,21 @@ Deno.test({
       await doctor.getByLabel("Watch user id").fill("patient-1");
       await doctor.getByRole("button", { name: "Watch", exact: true }).click();
       await presenceOf(doctor, "patient-1", "offline");
-      assert.equal(await doctor.getByLabel("Call user id").inputValue(), "");
+      // The visit's patient is listed to call (by name) though not here yet.
+      const callee = doctor.getByLabel("Person to call");
+      assert.equal(await callee.inputValue(), "patient-1");
+      assert.deepEqual(await callee.locator("option").allTextContents(), ["Pat Patient (patient)"]);
 
       // The patient connects (online on the doctor's page) and joins: the doctor's default
       // callee becomes the other participant.
       await signIn(patient, srv, "patient@example.com");
       await presenceOf(doctor, "patient-1", "online");
       await joinVisit(patient);
-      await doctor.locator("#room-info", { hasText: "patient-1 (patient)" }).waitFor();
-      assert.equal(await doctor.getByLabel("Call user id").inputValue(), "patient-1");
-      assert.equal(await patient.getByLabel("Call user id").inputValue(), "doctor-1");
+      await doctor.locator("#room-info", { hasText: "Pat Patient (patient)" }).waitFor();
+      assert.equal(await doctor.getByLabel("Person to call").inputValue(), "patient-1");
+      assert.equal(await patient.getByLabel("Person to call").inputValue(), "doctor-1");
+      await doctor.locator("#call-to option", { hasText: "Pat Patient (patient, here now)" })
+        .waitFor({ state: "attached" });
       await presenceOf(patient, "doctor-1", "online");
 
       // A custom status set by the doctor reaches the patient's page as text.
@@ -379,10 +238,11 @@ Deno.test({
       await doctor.bringToFront();
       await doctor.getByRole("button", { name: "Audio call" }).click();
       await callState(doctor, "ringing");
-      await patient.locator("#incoming-text", { hasText: "Incoming audio call from doctor-1" })
-        .waitFor();
+      await patient.locator("#incoming-text", {
+        hasText: "Incoming audio call from Dr. Dana Doctor",
+      }).waitFor();
       // Hard to miss: the tab title says it, and the overlay stays on screen when scrolled.
-      assert.match(await patient.title(), /Incoming audio call from doctor-1/);
+      assert.match(await patient.title(), /Incoming audio call from Dr\. Dana Doctor/);
       assert.equal(
         await patient.locator("#incoming").evaluate((el) =>
           (globalThis as unknown as { getComputedStyle(e: unknown): { position: string } })
@@ -408,7 +268,7 @@ Deno.test({
         await page.getByRole("alertdialog").waitFor();
         assert.equal(
           await page.locator("#incoming-text").textContent(),
-          "Incoming video call from doctor-1 for visit visit-123.",
+          "Incoming video call from Dr. Dana Doctor for visit visit-123.",
         );
       }
 
@@ -433,7 +293,11 @@ Deno.test({
       await presenceOf(doctor, "patient-1", "in_call");
       await presenceOf(doctor, "doctor-1", "in_call");
       await presenceOf(patient, "doctor-1", "in_call");
-      assert.match(await doctor.locator("#call-state").innerText(), /video call with patient-1/);
+      assert.match(await doctor.locator("#call-state").innerText(), /video call with Pat Patient/);
+      assert.equal(
+        await doctor.locator("#remote-caption").innerText(),
+        "Pat Patient · media connected",
+      );
       await doctor.bringToFront();
       await doctor.screenshot({ path: CALL_SCREENSHOT, fullPage: true });
 
@@ -457,7 +321,7 @@ Deno.test({
 
 Deno.test({
   name: "browser client library: refused token, queued timeout, refreshToken, refusals, close",
-  ignore: !hasChromium && Deno.env.get("CI") !== "true",
+  ignore: noBrowser,
   fn: () =>
     withBrowser(async (context, srv) => {
       const problems: string[] = [];
@@ -526,7 +390,7 @@ Deno.test({
 
 Deno.test({
   name: "browser page: ticks sent -> read, edit and delete in place, a tombstone, unread badges",
-  ignore: !hasChromium && Deno.env.get("CI") !== "true",
+  ignore: noBrowser,
   fn: () =>
     withBrowser(async (context, srv) => {
       const problems: string[] = [];
