@@ -74,6 +74,8 @@ export class EngineSession implements Transport {
   #pingTimer?: ReturnType<typeof setTimeout>;
   #pongTimer?: ReturnType<typeof setTimeout>;
   #lingerTimer?: ReturnType<typeof setTimeout>;
+  /** How the server closed the session, for an upgrade that completes after the close. */
+  #closedWith?: { code: number; reason: string };
 
   constructor(cfg: EngineConfig, owner: string, onEnd: (s: EngineSession) => void) {
     this.#cfg = cfg;
@@ -128,8 +130,11 @@ export class EngineSession implements Transport {
   close(code: number, reason: string): void {
     if (this.#state !== "open") return;
     this.#state = "closing";
+    this.#closedWith = { code, reason };
     this.#stopPings();
-    this.#probe?.close(1000, "Closing");
+    // A client that has had 3probe paused its polling and waits to finish the upgrade: the
+    // close goes out on the new socket then. Before that, polling still carries it.
+    if (!this.#upgrading) this.#probe?.close(1000, "Closing");
     // A slow consumer's backlog is dropped: it resumes by seq after reconnecting.
     if (code === CLOSE.slowConsumer) this.#clearQueue();
     // The core hears of it now: nothing more is written to this session.
@@ -212,10 +217,11 @@ export class EngineSession implements Transport {
           this.#queue.push("6");
           this.#flushPoll();
         }
-      } else if (e.data === "5" && this.#upgrading && this.#state === "open") {
+      } else if (e.data === "5" && this.#upgrading && this.#state !== "closed") {
         clearTimeout(this.#upgradeTimer);
         this.#probe = undefined;
         this.#upgrading = false;
+        const closing = this.#closedWith;
         this.#useWebSocket(ws);
         // Packets queued for polling now go out on the socket, in order, exactly once.
         if (this.#poll) {
@@ -225,6 +231,15 @@ export class EngineSession implements Transport {
         }
         const pending = this.#takeQueueList();
         for (const p of pending) ws.send(p);
+        // Closed meanwhile: what was queued (the close packet last) went out; now the socket.
+        if (this.#state === "closing" && closing) {
+          try {
+            ws.close(closing.code, closing.reason.slice(0, 120));
+          } catch {
+            // Already closing.
+          }
+          this.#finish();
+        }
       } else {
         drop();
         ws.close(1008, "Unexpected packet during upgrade");

@@ -339,6 +339,34 @@ Deno.test("socket.io upgrade: probe, upgrade, and every packet written meanwhile
   }
 });
 
+Deno.test("socket.io upgrade: a refusal written between 3probe and 5 arrives on the new socket, then the close", async () => {
+  // socket.io-client pauses polling once it has 3probe: a CONNECT_ERROR queued for polling then
+  // would wait for a GET that never comes (seen as a flaky seed test). It must go out on the
+  // socket the client upgrades to.
+  const srv = await startServer();
+  try {
+    const { sid } = await openPolling(srv);
+    const q = `transport=polling&sid=${sid}`;
+    const held = get(srv, q);
+    const ws = rawSocket(
+      `${srv.wsUrl.replace("/ws", "/socket.io/")}?EIO=4&transport=websocket&sid=${sid}`,
+    );
+    await ws.opened;
+    ws.ws.send("2probe");
+    await ws.next((f) => f === "3probe", "3probe");
+    assert.equal((await within(held, 5000, "held poll answered")).body, "6");
+    // A bad token: the server answers CONNECT_ERROR and closes, before the client's 5.
+    assert.equal((await post(srv, q, `40${JSON.stringify({ token: "bad" })}`)).status, 200);
+    await waitFor(() => srv.app.hub.size === 0, "the refusal to be processed");
+    ws.ws.send("5");
+    const refusal = await ws.next((f) => f.startsWith("44"), "CONNECT_ERROR over the socket");
+    assert.equal(JSON.parse(refusal.slice(2)).message, "Authentication error: Invalid token");
+    await within(ws.closed, 5000, "the socket closes");
+  } finally {
+    await srv.close();
+  }
+});
+
 Deno.test("socket.io over WebSocket from the start: open packet without upgrades; a server close the client cannot reconnect from ends with an error event and DISCONNECT", async () => {
   const srv = await startServer();
   try {
