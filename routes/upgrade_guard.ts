@@ -102,9 +102,6 @@ export function upgradeGuard(
   return async (c, next) => {
     if (!originOk(c)) {
       refused(c, "FORBIDDEN");
-      // Readable by the refused page itself (it says nothing secret): a browser sees a failed
-      // WebSocket only as close 1006, so the client library asks here why, and stops retrying.
-      c.header("access-control-allow-origin", "*");
       return c.json({ error: "Origin not allowed", code: "FORBIDDEN" }, 403);
     }
     if (!startsConnection(c)) return await next();
