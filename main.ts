@@ -13,7 +13,8 @@ import { cors } from "hono/cors";
 import { type Clock, systemClock } from "./lib/clock.ts";
 import { type Config, ConfigError, loadConfig } from "./lib/config.ts";
 import { AppError } from "./lib/errors.ts";
-import { createLogger, type Logger } from "./lib/log.ts";
+import type { Logger } from "./lib/log.ts";
+import { configuredLogger } from "./lib/log_file.ts";
 import { createTokenService } from "./lib/tokens.ts";
 import { WindowCounter } from "./lib/rate_limit.ts";
 import { parseCidr } from "./lib/client_ip.ts";
@@ -45,6 +46,10 @@ import { PresenceService } from "./realtime/presence.ts";
 import { TopicService } from "./realtime/topics.ts";
 import { dropRemovedMembers, VisitCache } from "./realtime/visit_cache.ts";
 import { batcherFor } from "./store/message_batch.ts";
+import { groupFor } from "./store/group_commit.ts";
+import { AppMetrics } from "./realtime/metrics.ts";
+import { accessLog } from "./routes/access_log.ts";
+import { metricsRoutes } from "./routes/metrics.ts";
 import { authRoutes } from "./routes/auth.ts";
 import { type AppEnv, errorResponse, httpActor } from "./routes/context.ts";
 import { docsRoutes } from "./routes/docs.ts";
@@ -92,10 +97,14 @@ export interface AppDeps {
 
 export interface App {
   fetch: (req: Request, info?: Deno.ServeHandlerInfo) => Response | Promise<Response>;
+  /** The Hono app itself: tests compare its routes with /api/openapi.json. */
+  hono: Hono<AppEnv>;
   hub: Hub;
   emitter: Emitter;
   /** The merged event table this app dispatches. */
   events: EventMap;
+  /** This app's metrics, as GET /metrics shows them. */
+  metrics: AppMetrics;
   presence: PresenceService;
   calls: CallService;
   scheduler: Scheduler;
@@ -121,7 +130,10 @@ export interface App {
 export async function createApp(deps: AppDeps): Promise<App> {
   const { kv, config } = deps;
   const clock = deps.clock ?? systemClock;
-  const log = deps.log ?? createLogger(config.logLevel);
+  // deno serve --parallel (serve.ts) passes no logger: this app opens LOG_FILE itself and closes
+  // it at the end of its shutdown.
+  const ownLog = deps.log ? undefined : configuredLogger(config);
+  const log = deps.log ?? ownLog!.log;
   const newId = ulidFactory(clock);
   const secret = config.jwtSecret ?? (config.demoData ? await demoJwtSecret(kv) : undefined);
   if (!secret) throw new ConfigError(["JWT_SECRET: required unless DEMO_DATA=true"]);
@@ -134,7 +146,9 @@ export async function createApp(deps: AppDeps): Promise<App> {
     ttlSeconds: config.jwtTtl,
     clock,
   });
-  const hub = new Hub();
+  // Client events outside the table, and the handshake's own, count as "unknown".
+  const metrics = new AppMetrics({ eventNames: [...events.keys(), "auth", "auth:refresh"], clock });
+  const hub = new Hub(metrics);
   // Assigned once the emitter exists; deliveries that arrive before (at the bus's start) skip it.
   const late: { unread?: UnreadNotifier } = {};
   // By default the KV bus: events reach other processes and instances on the same KV, and the
@@ -151,6 +165,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
           pollMs: config.busPollMs,
           broadcastChannel: config.broadcastChannel,
           localSockets: (ids) => ids.every((id) => hub.has(id)),
+          metrics,
         })))((d) => {
       const n = hub.deliver(d);
       late.unread?.delivered(d);
@@ -186,9 +201,13 @@ export async function createApp(deps: AppDeps): Promise<App> {
     graceMs: config.callGraceMs,
     audit,
     rates: config.callRates,
+    metrics,
   });
   const visits = new VisitCache(kv, log);
-  batcherFor(kv, config.sendQueue);
+  const batcher = batcherFor(kv, config.sendQueue);
+  batcher.observer = (commit) => metrics.committed("messages", commit);
+  groupFor(kv).observer = (commit) => metrics.committed("group", commit);
+  metrics.observe({ connections: () => hub.connections(), shed: () => batcher.shed });
   const services = {
     kv,
     clock,
@@ -203,6 +222,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     visits,
     messageEditWindowMs: config.messageEditWindowS * 1000,
     unread,
+    metrics,
   };
   let stopping = false;
   const lifecycle: Lifecycle = {
@@ -250,6 +270,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
     return errorResponse(c, err, log);
   });
   app.notFound((c) => c.json({ error: "Not found", code: "NOT_FOUND" }, 404));
+  // First: the request id is fixed before any route logs or audits, and every request is logged.
+  app.use("*", accessLog({ log, metrics }));
   app.use(
     "/api/*",
     cors({
@@ -268,15 +290,21 @@ export async function createApp(deps: AppDeps): Promise<App> {
       },
     }),
   );
+  // Tokens and patient data: no browser or proxy keeps an answer of the API (errors included).
+  app.use("/api/v1/*", async (c, next) => {
+    await next();
+    c.header("cache-control", "no-store");
+  });
   app.route(
     "/api/v1/auth",
-    authRoutes({ kv, tokens, clock, log, audit, refreshTtlS: config.refreshTtl }),
+    authRoutes({ kv, tokens, clock, log, audit, refreshTtlS: config.refreshTtl, metrics }),
   );
   app.route("/api/v1/visits", visitRoutes({ kv, tokens, clock, newId, audit, visits }));
-  app.route("/api/v1", serviceRoutes({ kv, tokens, realtime, audit }));
+  app.route("/api/v1", serviceRoutes({ kv, tokens, realtime, audit, log, metrics }));
   app.route("/api/v1/audit", auditRoutes({ kv, tokens, audit }));
   app.route("/api/v1/holds", holdRoutes({ kv, tokens, clock, newId, audit }));
-  app.route("/api/docs", docsRoutes(events));
+  // /api/docs (HTML or JSON), /api/docs/protocol(.md), /api/openapi.json, /api/asyncapi.json.
+  app.route("/api", docsRoutes(events));
   app.route(
     "/health",
     healthRoutes({
@@ -288,6 +316,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       connections: () => hub.size,
     }),
   );
+  app.route("/metrics", metricsRoutes({ metrics, token: config.metricsToken }));
   const sessionDeps = {
     services,
     maxSocketsPerUser: config.maxSocketsPerUser,
@@ -309,6 +338,8 @@ export async function createApp(deps: AppDeps): Promise<App> {
     corsOrigins: config.corsOrigins,
     publicOrigins: config.publicOrigins,
     upgrades: new WindowCounter(config.wsUpgradesPerMin, 60_000, clock),
+    log,
+    metrics,
   };
   const engine = new EngineServer({
     ...config.socketIo,
@@ -332,6 +363,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       corsOrigins: config.corsOrigins,
       testPage: config.testPage,
       demo: config.demoData,
+      publicOrigins: config.publicOrigins,
     }),
   );
 
@@ -359,9 +391,11 @@ export async function createApp(deps: AppDeps): Promise<App> {
   const uninstall = installRealtimeApi(realtime);
   return {
     fetch: (req, info) => app.fetch(req, { remoteAddr: info?.remoteAddr, trustedProxies }),
+    hono: app,
     hub,
     emitter,
     events,
+    metrics,
     presence,
     calls,
     scheduler,
@@ -401,6 +435,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
       await stopped;
       await audit.close();
       await bus.close();
+      ownLog?.close();
     },
   };
 }
@@ -439,7 +474,8 @@ export function configOrExit(): Config {
 
 /** Runs the server until SIGINT/SIGTERM, then closes sockets (1001) and KV. */
 export async function serve(config: Config): Promise<void> {
-  const log = createLogger(config.logLevel);
+  // LOG_FILE, when set, gets the same lines as stderr; closed once everything has been logged.
+  const { log, close: closeLog } = configuredLogger(config);
   const kv = await openKv(config.kvPath);
   // One isolate: the KV bus reaches other processes; no BroadcastChannel, as there is no sibling
   // isolate to post to (serve.ts, one app per isolate, keeps BROADCAST_CHANNEL).
@@ -485,6 +521,7 @@ export async function serve(config: Config): Promise<void> {
   kv.close();
   await app.finished;
   clearTimeout(forced);
+  closeLog();
 }
 
 /** After SIGTERM, the process exits within this even if clients hold their sockets open. */

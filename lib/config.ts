@@ -88,6 +88,9 @@ const schema = z.object({
   DEMO_DATA: bool.default(false),
   TEST_PAGE: bool.optional(),
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  LOG_FILE: z.string().min(1).optional(),
+  METRICS_TOKEN: z.string().min(16, "must be at least 16 characters (try: openssl rand -hex 24)")
+    .max(512).optional(),
   MAX_FRAME_BYTES: intIn(1024, 1024 * 1024).default(64 * 1024),
   AUTH_TIMEOUT_MS: intIn(100, 60_000).default(10_000),
   WS_IDLE_TIMEOUT_S: intIn(5, 600).default(30),
@@ -176,6 +179,13 @@ export interface Config {
   /** Whether GET / serves the bundled test page (TEST_PAGE; default: on with DEMO_DATA only). */
   testPage: boolean;
   logLevel: "debug" | "info" | "warn" | "error";
+  /** A file the log lines are also appended to (LOG_FILE); unset: stderr only. */
+  logFile?: string;
+  /**
+   * Bearer token for GET /metrics (METRICS_TOKEN). Unset: /metrics answers
+   * loopback peers only (404 to others).
+   */
+  metricsToken?: string;
   maxFrameBytes: number;
   authTimeoutMs: number;
   wsIdleTimeoutS: number;
@@ -262,6 +272,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     demoData: v.DEMO_DATA,
     testPage: v.TEST_PAGE ?? v.DEMO_DATA,
     logLevel: v.LOG_LEVEL,
+    logFile: v.LOG_FILE,
+    metricsToken: v.METRICS_TOKEN,
     maxFrameBytes: v.MAX_FRAME_BYTES,
     authTimeoutMs: v.AUTH_TIMEOUT_MS,
     wsIdleTimeoutS: v.WS_IDLE_TIMEOUT_S,

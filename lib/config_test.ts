@@ -47,6 +47,8 @@ Deno.test("loadConfig: defaults when only JWT_SECRET is set", () => {
       demoData: false,
       testPage: false,
       logLevel: "info",
+      logFile: undefined,
+      metricsToken: undefined,
       maxFrameBytes: 64 * 1024,
       authTimeoutMs: 10_000,
       wsIdleTimeoutS: 30,
@@ -83,6 +85,8 @@ Deno.test("loadConfig: every variable is read", () => {
     PUBLIC_URL: "https://chat.clinic.example",
     DEMO_DATA: "no",
     LOG_LEVEL: "debug",
+    LOG_FILE: "logs/app.log",
+    METRICS_TOKEN: "metrics-token-0123456789",
     MAX_FRAME_BYTES: "1024",
     AUTH_TIMEOUT_MS: "100",
     WS_IDLE_TIMEOUT_S: "600",
@@ -137,6 +141,8 @@ Deno.test("loadConfig: every variable is read", () => {
     demoData: false,
     testPage: true,
     logLevel: "debug",
+    logFile: "logs/app.log",
+    metricsToken: "metrics-token-0123456789",
     maxFrameBytes: 1024,
     authTimeoutMs: 100,
     wsIdleTimeoutS: 600,
@@ -276,6 +282,7 @@ Deno.test("loadConfig: bounded numbers and LOG_LEVEL", () => {
   refuses({ JWT_SECRET: SECRET, AUTH_TIMEOUT_MS: "99" }, "AUTH_TIMEOUT_MS");
   refuses({ JWT_SECRET: SECRET, WS_IDLE_TIMEOUT_S: "601" }, "WS_IDLE_TIMEOUT_S");
   refuses({ JWT_SECRET: SECRET, LOG_LEVEL: "verbose" }, "LOG_LEVEL");
+  refuses({ JWT_SECRET: SECRET, METRICS_TOKEN: "short" }, "METRICS_TOKEN");
 });
 
 Deno.test("ConfigError: collects every field problem and names each variable", () => {

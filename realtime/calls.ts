@@ -11,6 +11,9 @@
  * to the caller and the answering socket (the callee's other devices get
  * call:ended "answered_elsewhere"); call:signal only to the other party's
  * call socket; call:ended to every connection of both users.
+ *
+ * Every committed transition is logged (`call.<status>`: ids, the reason and
+ * duration of an end; never signalling payloads) and counted in the metrics.
  */
 
 import { AppError, conflict, forbidden, invalid, notFound } from "../lib/errors.ts";
@@ -39,6 +42,7 @@ import type { ConnectionInfo } from "./hub.ts";
 import { notificationView } from "./notify.ts";
 import type { Job, Scheduler } from "./scheduler.ts";
 import type { Audit } from "./audit.ts";
+import type { AppMetrics } from "./metrics.ts";
 import type { AuditEntry } from "../store/audit.ts";
 import { WindowCounter } from "../lib/rate_limit.ts";
 
@@ -63,6 +67,8 @@ export interface CallDeps {
   audit: Audit;
   /** call:initiate per caller, and per (caller, callee), per minute. */
   rates: { perCaller: number; perPair: number };
+  /** Calls started and ended, and call:initiate refused by the rates above. */
+  metrics?: AppMetrics;
 }
 
 /** How often every isolate checks live calls for a ring deadline that passed unnoticed. */
@@ -97,6 +103,7 @@ export class CallService {
     const overCaller = this.#perCaller.hit(actor.userId);
     const overPair = this.#perPair.hit(`${actor.userId}\u0000${input.recipientId}`);
     if (overCaller || overPair) {
+      this.#d.metrics?.rateLimited("call");
       throw new AppError("RATE_LIMITED", "Too many calls; wait a minute before calling again", {
         retryable: true,
       });
@@ -115,7 +122,10 @@ export class CallService {
         callerSocketId: actor.socketId,
       };
       const created = await createCall(kv, call, this.#audit(call, actor));
-      if (created.ok) return await this.#ring(call, actor);
+      if (created.ok) {
+        this.#moved(call, actor);
+        return await this.#ring(call, actor);
+      }
 
       const blocking = created.callerCall ?? created.calleeCall;
       const entry = blocking ? await this.load(blocking) : null;
@@ -219,6 +229,7 @@ export class CallService {
     if (entry.call.status === "accepted") {
       const next: Call = { ...entry.call, status: "in_progress", connectedAt: this.#nowIso() };
       const moved = await transition(this.#d.kv, entry, next, { audit: this.#audit(next, actor) });
+      if (moved) this.#moved(next, actor);
       // Losing this race is fine when the winner also moved it on (the other party's signal).
       entry = moved ?? await this.#mustLoad(input.callId);
       this.#expect(entry.call, CONNECTED_STATES);
@@ -379,7 +390,10 @@ export class CallService {
     if (entry?.call.status === "initiating") {
       const next: Call = { ...entry.call, status: "ringing" };
       const ringing = await transition(kv, entry, next, { audit: this.#audit(next, caller) });
-      if (ringing) return { callId: call.id, status: "ringing" };
+      if (ringing) {
+        this.#moved(next, caller);
+        return { callId: call.id, status: "ringing" };
+      }
     }
     // Answered, refused or hung up in the meantime: report what it is now.
     return { callId: call.id, status: (await getCall(kv, call.id))?.call.status ?? "failed" };
@@ -412,6 +426,7 @@ export class CallService {
     ) {
       return;
     }
+    this.#moved(next);
     const { emitter } = this.#d;
     const users = [next.callerId, next.calleeId];
     emitter.emit({ users }, "call:missed", {
@@ -437,6 +452,7 @@ export class CallService {
     if (await isConnectionLive(this.#d.kv, party, socketId, this.#d.clock.now())) return;
     const next = this.#ended(call, "failed", undefined, "connection_lost");
     if (!await transition(this.#d.kv, entry, next, { audit: this.#audit(next) })) return;
+    this.#moved(next);
     this.#announceEnd(next);
     await this.#refresh(next);
   }
@@ -516,10 +532,38 @@ export class CallService {
       this.#expect(entry.call, states);
       const next = build(entry.call);
       if (await transition(this.#d.kv, entry, next, { audit: this.#audit(next, actor) })) {
+        this.#moved(next, actor);
         return next;
       }
     }
     throw conflict("Call is changing too fast; retry", true);
+  }
+
+  /**
+   * A transition committed: logged with ids only (`call.initiated`, `call.ringing`, ...,
+   * `call.ended` with its reason and duration) and counted.
+   */
+  #moved(call: Call, actor?: CallActor): void {
+    const { log, metrics } = this.#d;
+    const live = LIVE_STATES.includes(call.status);
+    const fields: Record<string, unknown> = {
+      callId: call.id,
+      callerId: call.callerId,
+      calleeId: call.calleeId,
+      callType: call.callType,
+    };
+    if (call.visitId) fields.visitId = call.visitId;
+    if (actor) {
+      fields.by = actor.userId;
+      fields.socketId = actor.socketId;
+    }
+    if (!live) {
+      fields.reason = call.endReason ?? "hangup";
+      fields.duration = call.duration ?? 0;
+    }
+    log.info(`call.${call.status === "initiating" ? "initiated" : call.status}`, fields);
+    if (call.status === "initiating") metrics?.callStarted();
+    else if (!live) metrics?.callEnded(call.status, call.endReason ?? "hangup");
   }
 
   /** The audit entry of a transition to `call.status`, by a party or (no actor) by the server. */

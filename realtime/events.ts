@@ -23,6 +23,7 @@ import type { Audit } from "./audit.ts";
 import type { TopicService } from "./topics.ts";
 import type { VisitCache } from "./visit_cache.ts";
 import type { UnreadNotifier } from "./unread.ts";
+import type { AppMetrics } from "./metrics.ts";
 
 /** What every handler may use: storage, time, ids, logging, the emit API and presence. */
 export interface Services {
@@ -41,6 +42,8 @@ export interface Services {
   messageEditWindowMs: number;
   /** Pushes `room:unread` when counts change. */
   unread: UnreadNotifier;
+  /** This app's metrics (realtime/metrics.ts). */
+  metrics: AppMetrics;
 }
 
 /** The calling socket's room subscriptions; handlers change them only through this. */

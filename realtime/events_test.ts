@@ -4,6 +4,7 @@ import { FakeClock } from "../lib/clock.ts";
 import { AppError } from "../lib/errors.ts";
 import { memoryLogger } from "../lib/log.ts";
 import { noAudit } from "./audit.ts";
+import { AppMetrics } from "./metrics.ts";
 import {
   defineEvent,
   dispatch,
@@ -41,6 +42,7 @@ function context(): HandlerContext {
       audit: noAudit,
       topics: undefined as unknown as Services["topics"],
       visits: undefined as unknown as Services["visits"],
+      metrics: new AppMetrics(),
     },
     rooms: {
       has: (r) => joined.has(r),

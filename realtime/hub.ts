@@ -10,6 +10,7 @@ import { CLOSE } from "../static/protocol.js";
 import type { Role } from "../store/users.ts";
 import type { Codec } from "./protocol/codec.ts";
 import { nativeCodec } from "./protocol/native.ts";
+import { AppMetrics } from "./metrics.ts";
 import type { Transport } from "./transport.ts";
 
 /** Who a delivery is for. Targets are unioned; a socket matching several gets it once. */
@@ -77,6 +78,9 @@ export class Connection implements ConnectionInfo {
   /** The jti of the token the socket authenticated (or last refreshed) with: what logout closes. */
   tokenId?: string;
 
+  /** Set by the hub that holds it: told once when the socket is closed as a slow consumer. */
+  onSlow?: () => void;
+
   /**
    * Writes a frame unless the socket is closed or, for ephemeral frames, backed
    * up. Far behind, the socket is closed 4002 and marked slow: it resumes by
@@ -87,6 +91,7 @@ export class Connection implements ConnectionInfo {
     const buffered = this.transport.bufferedAmount;
     if (buffered > HARD_BUFFER_LIMIT) {
       this.slow = true;
+      this.onSlow?.();
       this.transport.close(CLOSE_SLOW_CONSUMER, "Slow consumer");
       return false;
     }
@@ -116,12 +121,21 @@ export class Hub {
   #byId = new Map<string, Connection>();
   #byUser = new Map<string, Set<Connection>>();
   #byRoom = new Map<string, Set<Connection>>();
+  readonly #metrics: AppMetrics;
+  readonly #onSlow: () => void;
+
+  /** `metrics` counts deliveries and slow-consumer closes (a private set by default). */
+  constructor(metrics: AppMetrics = new AppMetrics()) {
+    this.#metrics = metrics;
+    this.#onSlow = () => metrics.slowConsumerClosed();
+  }
 
   get size(): number {
     return this.#byId.size;
   }
 
   add(conn: Connection): void {
+    conn.onSlow = this.#onSlow;
     this.#byId.set(conn.id, conn);
     addTo(this.#byUser, conn.userId, conn);
   }
@@ -204,6 +218,7 @@ export class Hub {
       // drop it from the indexes now rather than when its close event finally arrives.
       else if (c.slow) this.remove(c);
     }
+    this.#metrics.delivered(sent);
     return sent;
   }
 

@@ -8,6 +8,7 @@ import {
   Hub,
   SOFT_BUFFER_LIMIT,
 } from "./hub.ts";
+import { AppMetrics } from "./metrics.ts";
 import type { Codec } from "./protocol/codec.ts";
 import { nativeCodec } from "./protocol/native.ts";
 import { webSocketTransport } from "./transport.ts";
@@ -213,4 +214,22 @@ Deno.test("hub: a delivery is encoded once per codec in use, not once per socket
   assert.equal(native[0].socket.sent[0], native[1].socket.sent[0]);
   assert.match(native[0].socket.sent[0], /^\{"event":"message:new"/);
   for (const { socket } of tested) assert.match(socket.sent[0], /^T\|message:new\|/);
+});
+
+Deno.test("hub: deliveries and slow-consumer closes are counted in its metrics", () => {
+  const metrics = new AppMetrics();
+  const hub = new Hub(metrics);
+  const fast = connect(hub, "a", "u1");
+  const slow = connect(hub, "b", "u2");
+  for (const { conn } of [fast, slow]) hub.join(conn, "visit:v1");
+  assert.equal(hub.deliver(delivery({ rooms: ["visit:v1"] })), 2);
+  slow.socket.bufferedAmount = HARD_BUFFER_LIMIT + 1;
+  assert.equal(hub.deliver(delivery({ rooms: ["visit:v1"] })), 1);
+  // Also when the write that finds it far behind is an ack, not a delivery.
+  const acked = connect(hub, "c", "u3");
+  acked.socket.bufferedAmount = HARD_BUFFER_LIMIT + 1;
+  assert.equal(acked.conn.write("ack"), false);
+  const text = metrics.expose();
+  assert.match(text, /\ntelehealth_deliveries_total 3\n/);
+  assert.match(text, /\ntelehealth_slow_consumer_closes_total 2\n/);
 });

@@ -33,6 +33,7 @@ import type { Logger } from "../lib/log.ts";
 import { SeenIds } from "./bus.ts";
 import type { Bus } from "./bus.ts";
 import type { Delivery } from "./hub.ts";
+import type { AppMetrics } from "./metrics.ts";
 import { messageNewId } from "./emit.ts";
 import {
   appendLog,
@@ -67,6 +68,8 @@ export interface KvBusOptions {
   channelName?: string;
   /** Whether all these sockets are this isolate's (a delivery only they can get is not logged). */
   localSockets?: (ids: string[]) => boolean;
+  /** Log commits and the lag of what other processes emitted (entries carry their emit time). */
+  metrics?: AppMetrics;
 }
 
 /** Entries per commit, and their approximate bytes (KV allows 1,000 mutations and 800 KiB). */
@@ -140,6 +143,7 @@ export class KvBus implements Bus {
   #channel?: BroadcastChannel;
   #rooms = new Map<string, RoomState>();
   #localSockets: (ids: string[]) => boolean;
+  #metrics?: AppMetrics;
 
   // Writer.
   #queue: Pending[] = [];
@@ -168,6 +172,7 @@ export class KvBus implements Bus {
     this.#clock = opts.clock;
     this.#pollMs = opts.pollMs ?? 250;
     this.#localSockets = opts.localSockets ?? (() => false);
+    this.#metrics = opts.metrics;
     if (opts.broadcastChannel) {
       this.#channel = new BroadcastChannel(opts.channelName ?? "telehealth-realtime");
       this.#channel.onmessage = (e: MessageEvent<Delivery>) => this.#receive(e.data);
@@ -278,7 +283,10 @@ export class KvBus implements Bus {
       const first = this.#next;
       for (let attempt = 1;; attempt++) {
         try {
+          const started = performance.now();
           await appendLog(this.#kv, this.pid, "o", first, batch.map((p) => p.entry));
+          const seconds = (performance.now() - started) / 1000;
+          this.#metrics?.committed("bus", { size: count, seconds });
           break;
         } catch (err) {
           if (attempt >= 5 || this.#stopped) {
@@ -405,6 +413,8 @@ export class KvBus implements Bus {
   }
 
   async #receiveEntry(entry: LogEntry): Promise<void> {
+    // `at` is the emit time in the other process (wall clocks: skew between hosts shows here).
+    this.#metrics?.busLag((this.#clock.now() - entry.at) / 1000);
     if (entry.messages) return await this.#receiveMessages(entry.messages);
     const { d } = entry;
     if (d.ephemeral && this.#clock.now() - entry.at > EPHEMERAL_MAX_AGE_MS) return;

@@ -3,6 +3,7 @@ import { FakeClock, systemClock } from "../lib/clock.ts";
 import { memoryLogger } from "../lib/log.ts";
 import type { Delivery } from "./hub.ts";
 import { KvBus } from "./kv_bus.ts";
+import { AppMetrics } from "./metrics.ts";
 import { readLog } from "../store/bus_log.ts";
 import { waitFor } from "../tests/harness.ts";
 import type { Message } from "../store/messages.ts";
@@ -155,6 +156,36 @@ Deno.test("KvBus: a stale ephemeral delivery is dropped by the reader", async ()
   } finally {
     await a.bus.close();
     await b.bus.close();
+    kv.close();
+  }
+});
+
+Deno.test("KvBus: log commits and the cross-process lag (emit to delivery) are measured", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const clock = new FakeClock();
+  const [ma, mb] = [new AppMetrics(), new AppMetrics()];
+  const got: Delivery[] = [];
+  const opts = { kv, log: memoryLogger(), clock, pollMs: 20 };
+  const a = new KvBus(() => {}, { ...opts, pid: "A", metrics: ma });
+  const b = new KvBus((d) => got.push(d), { ...opts, pid: "B", metrics: mb });
+  try {
+    await b.start();
+    await a.start();
+    a.publish({ id: "d1", event: "call:accepted", data: { callId: "c" }, to: { all: true } });
+    // Read by B only after the commit: by then 300 ms have passed on the clock.
+    clock.advance(300);
+    await waitFor(() => got.length === 1, "B hears A");
+    const text = mb.expose();
+    assert.match(text, /\ntelehealth_bus_lag_seconds_count 1\n/);
+    assert.match(text, /\ntelehealth_bus_lag_seconds_sum 0\.3\n/);
+    assert.match(text, /\ntelehealth_bus_lag_seconds_bucket\{le="0\.256"\} 0\n/);
+    assert.match(text, /\ntelehealth_bus_lag_seconds_bucket\{le="0\.512"\} 1\n/);
+    await a.settled();
+    assert.match(ma.expose(), /\ntelehealth_kv_commit_bus_batch_size_sum 1\n/);
+    assert.match(ma.expose(), /\ntelehealth_kv_commit_bus_seconds_count 1\n/);
+  } finally {
+    await a.close();
+    await b.close();
     kv.close();
   }
 });

@@ -36,6 +36,7 @@ import type { Codec } from "./protocol/codec.ts";
 import { nativeCodec } from "./protocol/native.ts";
 import { utf8Length } from "./payload.ts";
 import type { Transport, TransportSink } from "./transport.ts";
+import type { AuthOutcome } from "./metrics.ts";
 import { CLOSE } from "../static/protocol.js";
 
 export { CLOSE } from "../static/protocol.js";
@@ -87,9 +88,11 @@ export interface SocketLimits {
   presence: number;
 }
 
-/** What the upgrade request told us about the peer, for the audit trail. */
+/** What the upgrade request told us about the peer, for the audit trail and logs. */
 export interface PeerInfo {
   ip?: string;
+  /** The upgrade request's id (routes/context.ts): joins the socket's lines to its access log line. */
+  requestId?: string;
 }
 
 const authSchema = z.object({ token: z.string().min(1).max(4096) });
@@ -127,6 +130,8 @@ export class Session implements TransportSink {
   #buckets: { message: TokenBucket; default: TokenBucket };
 
   #preAuth?: TokenUser;
+  /** When the frame being handled arrived (performance.now()): acks measure from it. */
+  #frameAt = 0;
 
   /** The transport drives it through {@linkcode TransportSink} (see attachWebSocket). */
   constructor(
@@ -158,7 +163,9 @@ export class Session implements TransportSink {
   }
 
   #onAuthTimeout(): void {
-    if (!this.#conn) this.#close(CLOSE.authTimeout, "Authentication timeout");
+    if (this.#conn) return;
+    this.#refused("timeout");
+    this.#close(CLOSE.authTimeout, "Authentication timeout");
   }
 
   received(data: string | { binaryBytes: number }): void {
@@ -174,7 +181,11 @@ export class Session implements TransportSink {
           "INVALID_PAYLOAD",
           "Binary frames are not supported; send JSON text",
         );
-        return this.#enqueue(() => Promise.resolve(this.#fail(undefined, "binary", err)));
+        const at = performance.now();
+        return this.#enqueue(() => {
+          this.#frameAt = at;
+          return Promise.resolve(this.#fail(undefined, "binary", err));
+        });
       }
       const text = data;
       // UTF-16 length never exceeds UTF-8 bytes: count exactly only when it could matter.
@@ -188,14 +199,17 @@ export class Session implements TransportSink {
         const id = decoded.ok ? decoded.frame.id : decoded.id;
         const event = decoded.ok ? decoded.frame.event : "unknown";
         const err = new AppError("RATE_LIMITED", "Too many frames in flight", { retryable: true });
-        this.#reply(id, event, errorReply(err, this.#deps.services.log, {}));
+        this.#deps.services.metrics.rateLimited("in_flight");
+        // Answered now, ahead of the frames in the queue: no ack latency to measure.
+        this.#answer(id, event, errorReply(err, this.#deps.services.log, {}));
         // A flood of frames is rate-limit abuse like any other: it counts toward the 4429 close.
         if (this.#limited.hit("all")) {
           this.#closeWhenQuiet(CLOSE.rateLimited, "Rate limit exceeded");
         }
         return;
       }
-      this.#enqueue(() => this.#handle(text));
+      const at = performance.now();
+      this.#enqueue(() => this.#handle(text, at));
     } catch (err) {
       this.#deps.services.log.error("ws.message_failed", {
         socketId: this.id,
@@ -227,6 +241,7 @@ export class Session implements TransportSink {
     services.log.info("ws.closed", {
       socketId: this.id,
       userId: this.#conn.userId,
+      protocol: this.#codec.name,
       code,
       connections: hub.size,
     });
@@ -246,7 +261,8 @@ export class Session implements TransportSink {
       .finally(() => this.#queued--);
   }
 
-  async #handle(text: string): Promise<void> {
+  async #handle(text: string, at: number): Promise<void> {
+    this.#frameAt = at;
     const decoded = this.#codec.decode(text);
     if (!decoded.ok) {
       if (decoded.reply === undefined) return this.#fail(decoded.id, "unknown", decoded.error);
@@ -261,7 +277,9 @@ export class Session implements TransportSink {
       return this.#close(CLOSE.auth, AUTH_EXPIRED);
     }
     const def = this.#deps.events.get(event);
-    if (!this.#buckets[def?.limit ?? "default"].take()) {
+    const limit = def?.limit ?? "default";
+    if (!this.#buckets[limit].take()) {
+      this.#deps.services.metrics.rateLimited(limit === "message" ? "message" : "event");
       const err = new AppError("RATE_LIMITED", "Too many requests; slow down", { retryable: true });
       this.#reply(id, event, errorReply(err, this.#deps.services.log, {}), data);
       if (this.#limited.hit("all")) this.#closeWhenQuiet(CLOSE.rateLimited, "Rate limit exceeded");
@@ -302,7 +320,9 @@ export class Session implements TransportSink {
     const noToken = data === undefined || (typeof data === "object" && data !== null &&
       (data as Record<string, unknown>).token === undefined);
     const user = this.#preAuth && noToken ? this.#preAuth : await this.#verify(data);
-    if (typeof user === "string") return this.#refuse(user);
+    if (typeof user === "string") {
+      return this.#refuse(user, user === AUTH_EXPIRED ? "expired" : "invalid");
+    }
     await this.#authenticate(user);
   }
 
@@ -310,10 +330,11 @@ export class Session implements TransportSink {
     const { services, hub } = this.#deps;
     const stored = await getUser(services.kv, user.userId);
     if (!stored || !await tokenCurrent(services.kv, stored, user)) {
-      return this.#refuse(AUTH_INVALID);
+      return this.#refuse(AUTH_INVALID, notCurrent(stored));
     }
     if (!this.#transport.open) return;
     if (hub.userConnectionCount(stored.id) >= this.#deps.maxSocketsPerUser) {
+      this.#refused("too_many_sockets", stored.id);
       this.#send(this.#codec.connectError(TOO_MANY_SOCKETS));
       return this.#close(CLOSE.rateLimited, TOO_MANY_SOCKETS);
     }
@@ -330,9 +351,12 @@ export class Session implements TransportSink {
     }
     const connected = { socketId: this.id, userId: stored.id, role: stored.role };
     for (const frame of this.#codec.connected(connected)) this.#send(frame);
+    services.metrics.auth("success");
     services.log.info("ws.connected", {
       socketId: this.id,
       userId: stored.id,
+      protocol: this.#codec.name,
+      requestId: this.#peer.requestId,
       connections: hub.size,
     });
     services.audit.record({ ...this.#actor(this.#conn), action: "ws.open", outcome: "success" });
@@ -351,7 +375,7 @@ export class Session implements TransportSink {
     // A disabled account cannot extend its session with a token it still holds: the session ends.
     const { kv } = this.#deps.services;
     const stored = await getUser(kv, conn.userId);
-    if (!stored || stored.disabled) return this.#refuse(AUTH_INVALID);
+    if (!stored || stored.disabled) return this.#refuse(AUTH_INVALID, notCurrent(stored));
     // A dead token (logged out, or from before the account was last disabled) is only refused:
     // the session keeps the token it already has.
     if (!await tokenCurrent(kv, stored, user)) {
@@ -423,7 +447,22 @@ export class Session implements TransportSink {
     return { actorId: conn.userId, actorRole: conn.role, socketId: this.id, ip: this.#peer.ip };
   }
 
-  #refuse(message: string): void {
+  /** A refused connection, counted and logged with its reason and the client's address. */
+  #refused(outcome: AuthOutcome, userId?: string): void {
+    const { metrics, log } = this.#deps.services;
+    metrics.auth(outcome);
+    log.info("ws.refused", {
+      socketId: this.id,
+      reason: outcome,
+      ip: this.#peer.ip,
+      requestId: this.#peer.requestId,
+      protocol: this.#codec.name,
+      ...(userId ? { userId } : {}),
+    });
+  }
+
+  #refuse(message: string, outcome: AuthOutcome): void {
+    this.#refused(outcome, this.#conn?.userId);
     this.#deps.services.audit.refusal({
       actorId: this.#conn?.userId ?? null,
       actorRole: this.#conn?.role ?? null,
@@ -476,13 +515,26 @@ export class Session implements TransportSink {
     else this.#transport.close(code, reason);
   }
 
-  /** Acks when the client asked (id); otherwise only failures are reported, as an `error` event. */
+  /**
+   * Answers the frame being handled and measures its ack's latency from the
+   * frame's arrival.
+   */
   #reply(id: number | undefined, event: string, data: Reply, input?: unknown): void {
-    if (data.success === false && AUDITED_CODES.has(data.code as string)) {
+    this.#answer(id, event, data, input);
+    if (id !== undefined) {
+      this.#deps.services.metrics.ackSeconds((performance.now() - this.#frameAt) / 1000);
+    }
+  }
+
+  /** Acks when the client asked (id); otherwise only failures are reported, as an `error` event. */
+  #answer(id: number | undefined, event: string, data: Reply, input?: unknown): void {
+    const failed = data.success === false;
+    this.#deps.services.metrics.eventIn(event, failed ? data.code as string : "ok");
+    if (failed && AUDITED_CODES.has(data.code as string)) {
       this.#auditRefusal(event, data.code as string, input);
     }
     if (id !== undefined) this.#send(this.#codec.ack(id, data));
-    else if (data.success === false) this.#send(this.#codec.error({ ...data, event }));
+    else if (failed) this.#send(this.#codec.error({ ...data, event }));
   }
 
   /** A refused frame, with the event and the ids it named (never any other of its data). */
@@ -521,4 +573,9 @@ export class Session implements TransportSink {
       this.#closeWhenQuiet(CLOSE.policy, "Too many invalid frames");
     }
   }
+}
+
+/** Why a verified token does not speak for its account (store/sessions.ts tokenCurrent). */
+function notCurrent(stored: { disabled?: boolean } | null): AuthOutcome {
+  return !stored ? "unknown_user" : stored.disabled ? "disabled" : "revoked";
 }

@@ -28,7 +28,8 @@ const time = z.string().max(40).transform((v, ctx) => {
   return ms;
 });
 
-const querySchema = z.object({
+/** The query of GET /api/v1/audit (also read by routes/openapi_routes.ts). */
+export const auditQuerySchema = z.object({
   userId: idSchema.optional(),
   roomId: z.string().max(200).refine((id) => parseRoomId(id) !== null, "unknown room id format")
     .optional(),
@@ -59,7 +60,7 @@ export function auditRoutes(deps: {
       });
       throw forbidden("Only admins may read the audit trail");
     }
-    const parsed = querySchema.safeParse(c.req.query());
+    const parsed = auditQuerySchema.safeParse(c.req.query());
     if (!parsed.success) throw invalid("Invalid audit query", zodIssues(parsed.error, "query"));
     const { cursor, limit, ...filter } = parsed.data;
     // Entries this isolate still holds in memory are part of the answer.

@@ -18,6 +18,7 @@ import { AppError, invalid } from "../lib/errors.ts";
 import type { Clock } from "../lib/clock.ts";
 import { rateKey } from "../lib/client_ip.ts";
 import type { Logger } from "../lib/log.ts";
+import type { AppMetrics } from "../realtime/metrics.ts";
 import { LoginThrottle } from "../lib/login_throttle.ts";
 import { Semaphore } from "../lib/semaphore.ts";
 import type { TokenService } from "../lib/tokens.ts";
@@ -37,10 +38,17 @@ import {
 import { type AppEnv, clientIp, jsonBody, requestId, requireUser } from "./context.ts";
 import { zodIssues } from "../realtime/events.ts";
 
-const loginSchema = z.object({
+/** The body of POST /login (also read by the OpenAPI table, routes/openapi_routes.ts). */
+export const loginSchema = z.object({
   email: z.string().min(3).max(254),
   password: z.string().min(1).max(1024),
 });
+
+/**
+ * The optional body of POST /refresh, for clients without cookies; a body that does not match is
+ * ignored (as if absent), never an error.
+ */
+export const refreshBodySchema = z.object({ refreshToken: z.string().max(200).optional() });
 
 /** Password hashes computed at once (each Argon2id holds 19 MiB), and logins waiting for one. */
 export const HASH_PERMITS = 2;
@@ -66,6 +74,8 @@ export function authRoutes(deps: {
   hashes?: Semaphore;
   /** Refresh token lifetime in seconds (REFRESH_TTL). */
   refreshTtlS?: number;
+  /** Counts refused logins (rate_limited_total{kind="login"}). */
+  metrics?: AppMetrics;
 }): Hono<AppEnv> {
   const { kv, tokens, clock, log, audit } = deps;
   const refreshTtlMs = (deps.refreshTtlS ?? 12 * 3600) * 1000;
@@ -121,7 +131,8 @@ export function authRoutes(deps: {
   /** 429 or 503 with Retry-After; audited, capped per client address like every refusal. */
   const refuse = async (c: Context<AppEnv>, email: string, status: 429 | 503, retryS: number) => {
     const ip = clientIp(c);
-    log.info("auth.login_refused", { ip, status });
+    deps.metrics?.rateLimited("login");
+    log.info("auth.login_refused", { ip, status, requestId: requestId(c) });
     const entry = await loginEntry(c, email, "refused", "RATE_LIMITED", { status: String(status) });
     // Keyed by the caller's address: the account named is the target of the flood, not its source.
     audit.refusal(entry, refusalKey(null, rateKey(ip)));
@@ -161,7 +172,7 @@ export function authRoutes(deps: {
     if (!user) {
       // Done for unknown emails and wrong passwords alike, so it adds no timing difference.
       audit.record(await loginEntry(c, email, "failure", "UNAUTHENTICATED"));
-      log.info("auth.login_failed", { ip });
+      log.info("auth.login_failed", { ip, requestId: requestId(c) });
       throw new AppError("UNAUTHENTICATED", "Invalid email or password");
     }
     throttle.succeeded(email, key);
@@ -178,7 +189,7 @@ export function authRoutes(deps: {
       ip,
       requestId: requestId(c),
     });
-    log.info("auth.login", { userId: user.id });
+    log.info("auth.login", { userId: user.id, requestId: requestId(c) });
     const { id, email: userEmail, name, role } = user;
     const refresh = await startSession(kv, user.id, clock.now(), refreshTtlMs);
     putCookie(c, refresh.token, refresh.expiresAt);
@@ -194,10 +205,8 @@ export function authRoutes(deps: {
   app.post("/refresh", async (c) => {
     let presented = getCookie(c, REFRESH_COOKIE);
     if (presented === undefined) {
-      const body = await c.req.json().catch(() => ({})) as { refreshToken?: unknown };
-      if (typeof body.refreshToken === "string" && body.refreshToken.length <= 200) {
-        presented = body.refreshToken;
-      }
+      const body = refreshBodySchema.safeParse(await c.req.json().catch(() => ({})));
+      if (body.success) presented = body.data.refreshToken;
     }
     const refused = (code: string, message: string) => {
       dropCookie(c);
@@ -261,7 +270,7 @@ export function authRoutes(deps: {
       requestId: requestId(c),
     });
     await revokeToken(kv, token, new Date(clock.now()), entry);
-    log.info("auth.logout", { userId });
+    log.info("auth.logout", { userId, requestId: requestId(c) });
     return c.json({ success: true });
   });
 

@@ -96,7 +96,11 @@ export function errorResponse(c: Context, err: unknown, log: Logger): Response {
     if (err.issues) body.issues = err.issues;
     return c.json(body, STATUS[err.code]);
   }
-  log.error("http.failed", { path: c.req.path, error: err instanceof Error ? err : String(err) });
+  log.error("http.failed", {
+    path: c.req.path,
+    requestId: requestId(c as Context<AppEnv>),
+    error: err instanceof Error ? err : String(err),
+  });
   return c.json({ error: "Internal error", code: "INTERNAL" }, 500);
 }
 

@@ -1,10 +1,15 @@
 /**
  * @module
- * GET /api/docs: a machine-readable reference built from the live event table
- * (so it cannot drift from what the server accepts): every client event with
- * its ack flag, rate-limit class and JSON Schema, both realtime endpoints
- * (/ws and /socket.io/) with their frames, the HTTP endpoints, and the error
- * and close codes. GET /api/docs/protocol.md serves docs/PROTOCOL.md.
+ * The API's documentation, mounted at /api:
+ * - GET /api/docs: for JSON clients (no Accept, any type, application/json) a
+ *   machine-readable reference built from the live event table (so it cannot
+ *   drift from what the server accepts): every client event with its ack flag,
+ *   rate-limit class and JSON Schema, both realtime endpoints (/ws and
+ *   /socket.io/) with their frames, the HTTP endpoints, and the error and close
+ *   codes. For browsers (Accept prefers text/html) an HTML page rendered here
+ *   from the two documents below (./docs_page.ts: no script, no CDN).
+ * - GET /api/openapi.json (./openapi.ts) and GET /api/asyncapi.json (./asyncapi.ts).
+ * - GET /api/docs/protocol.md serves docs/PROTOCOL.md; /api/docs/protocol renders it as HTML.
  */
 
 import { Hono } from "hono";
@@ -14,6 +19,41 @@ import type { EventMap } from "../realtime/events.ts";
 import { serverEventJsonSchemas } from "../realtime/protocol/server_events.ts";
 import { ERROR_CODES } from "../lib/errors.ts";
 import type { AppEnv } from "./context.ts";
+import type { Context } from "hono";
+import { openApiDocument } from "./openapi.ts";
+import { API_ROUTES } from "./openapi_routes.ts";
+import { asyncApiDocument } from "./asyncapi.ts";
+import { renderDocsPage, renderProtocolPage } from "./docs_page.ts";
+import { DOCS_CSS } from "./docs_style.ts";
+
+/** The HTML pages run no script and load only our stylesheet. */
+const PAGE_HEADERS = {
+  "content-type": "text/html; charset=utf-8",
+  "content-security-policy": "default-src 'none'; style-src 'self'; img-src 'self' data:; " +
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+};
+
+/**
+ * Whether the request asks for the HTML page: `?format=html`, or an Accept
+ * that names text/html (or XHTML) with a higher quality than application/json.
+ * No Accept, `*\/*` and application/json get JSON, as every client did before the page existed.
+ */
+export function wantsHtml(accept: string | undefined, format?: string): boolean {
+  if (format === "html" || format === "json") return format === "html";
+  let html = 0;
+  let json = 0;
+  for (const part of (accept ?? "").toLowerCase().split(",")) {
+    const [type, ...params] = part.split(";").map((s) => s.trim());
+    const qParam = params.find((p) => p.startsWith("q="));
+    const q = qParam === undefined ? 1 : Number(qParam.slice(2));
+    if (!Number.isFinite(q)) continue;
+    if (type === "text/html" || type === "application/xhtml+xml") html = Math.max(html, q);
+    else if (type === "application/json") json = Math.max(json, q);
+  }
+  return html > 0 && html > json;
+}
 
 const ENDPOINTS = [
   { method: "POST", path: "/api/v1/auth/login", auth: "none" },
@@ -92,15 +132,44 @@ export function docsRoutes(events: EventMap): Hono<AppEnv> {
     serverEventSchemas: serverEventJsonSchemas(),
   };
   let protocol: Promise<string | null> | undefined;
-  const app = new Hono<AppEnv>();
-  app.get("/", (c) => c.json(reference));
-  app.get("/protocol.md", async (c) => {
+  const readProtocol = () =>
     protocol ??= Deno.readTextFile(new URL("../docs/PROTOCOL.md", import.meta.url)).catch(() =>
       null
     );
-    const text = await protocol;
-    if (text === null) return c.json({ error: "Not found", code: "NOT_FOUND" }, 404);
+  // Built on first use (not at start-up), then kept: the table and the schemas do not change.
+  let openapi: Record<string, unknown> | undefined;
+  let asyncapi: Record<string, unknown> | undefined;
+  let page: string | undefined;
+  let protocolPage: string | undefined;
+  const openApi = () => openapi ??= openApiDocument(API_ROUTES);
+  const asyncApi = () => asyncapi ??= asyncApiDocument(events);
+  const notFound = (c: Context<AppEnv>) => c.json({ error: "Not found", code: "NOT_FOUND" }, 404);
+
+  const app = new Hono<AppEnv>();
+  app.get("/docs", (c) => {
+    c.header("vary", "Accept");
+    if (!wantsHtml(c.req.header("accept"), c.req.query("format"))) return c.json(reference);
+    page ??= renderDocsPage(openApi(), asyncApi());
+    return c.body(page, 200, PAGE_HEADERS);
+  });
+  app.get("/docs/protocol.md", async (c) => {
+    const text = await readProtocol();
+    if (text === null) return notFound(c);
     return c.body(text, 200, { "content-type": "text/markdown; charset=utf-8" });
   });
+  app.get("/docs/protocol", async (c) => {
+    const text = await readProtocol();
+    if (text === null) return notFound(c);
+    protocolPage ??= renderProtocolPage(text);
+    return c.body(protocolPage, 200, PAGE_HEADERS);
+  });
+  app.get("/docs/style.css", (c) =>
+    c.body(DOCS_CSS, 200, {
+      "content-type": "text/css; charset=utf-8",
+      "cache-control": "public, max-age=3600",
+      "x-content-type-options": "nosniff",
+    }));
+  app.get("/openapi.json", (c) => c.json(openApi()));
+  app.get("/asyncapi.json", (c) => c.json(asyncApi()));
   return app;
 }

@@ -7,7 +7,7 @@
 import { Hono } from "hono";
 import type { Clock } from "../lib/clock.ts";
 import type { Logger } from "../lib/log.ts";
-import type { AppEnv } from "./context.ts";
+import { type AppEnv, requestId } from "./context.ts";
 import { pingKv } from "../store/open.ts";
 
 export function healthRoutes(deps: {
@@ -25,7 +25,10 @@ export function healthRoutes(deps: {
       await pingKv(deps.kv);
     } catch (err) {
       kv = "error";
-      deps.log.error("health.kv_failed", { error: err instanceof Error ? err : String(err) });
+      deps.log.error("health.kv_failed", {
+        requestId: requestId(c),
+        error: err instanceof Error ? err : String(err),
+      });
     }
     const body = {
       status: kv === "ok" ? "ok" : "degraded",

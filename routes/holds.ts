@@ -20,7 +20,8 @@ import { idSchema } from "../store/ids.ts";
 import { createHold, deleteHold, type Hold, listHolds } from "../store/retention.ts";
 import { type AppEnv, httpActor, jsonBody, requireUser } from "./context.ts";
 
-const holdSchema = z.object({
+/** The body of POST /api/v1/holds (also read by routes/openapi_routes.ts). */
+export const holdSchema = z.object({
   visitId: idSchema.optional(),
   roomId: text(200).optional(),
   reason: text(500).optional(),

@@ -8,12 +8,17 @@
  * typing:, presence:, notification:, call:) cannot be emitted this way: clients
  * trust them to come from the server's logic. A broadcast to everyone must be
  * a `system:*` event.
+ *
+ * Each emit and notification is audited and logged (`service.emit`,
+ * `service.notify`: the event name, the target kind, the caller and request
+ * ids, the payload's size; never the payload).
  */
 
 import { Hono, type MiddlewareHandler } from "hono";
 import { DOMAIN_PREFIXES, SERVER_EVENTS } from "../static/protocol.js";
 import { z } from "zod";
 import { AppError, forbidden, invalid, notFound } from "../lib/errors.ts";
+import type { Logger } from "../lib/log.ts";
 import type { TokenService } from "../lib/tokens.ts";
 import { idSchema } from "../store/ids.ts";
 import { getUser } from "../store/users.ts";
@@ -25,6 +30,7 @@ import { jsonObject, text } from "../realtime/payload.ts";
 import { isEventName } from "../realtime/protocol/native.ts";
 import { type AppEnv, httpActor, jsonBody, requireUser } from "./context.ts";
 import type { Audit } from "../realtime/audit.ts";
+import type { AppMetrics } from "../realtime/metrics.ts";
 
 /**
  * Events clients trust to come from the server's own logic: connection frames
@@ -38,7 +44,8 @@ function reserved(event: string): boolean {
   return RESERVED_NAMES.has(event) || RESERVED_PREFIXES.some((p) => event.startsWith(p));
 }
 
-const emitSchema = z.object({
+/** The body of POST /api/v1/realtime/emit (also read by routes/openapi_routes.ts). */
+export const emitSchema = z.object({
   target: z.union([
     z.object({ userId: idSchema }).strict(),
     z.object({
@@ -59,7 +66,7 @@ const emitSchema = z.object({
  * spelled (two-byte strings, data of doubles; tests/kv_value_limit_test.ts),
  * well inside KV's 64 KiB value limit: no size check is needed here.
  */
-const notificationSchema = z.object({
+export const notificationSchema = z.object({
   userId: idSchema,
   title: text(200),
   message: text(2000),
@@ -72,8 +79,10 @@ export function serviceRoutes(deps: {
   tokens: TokenService;
   realtime: RealtimeApi;
   audit: Audit;
+  log?: Logger;
+  metrics?: AppMetrics;
 }): Hono<AppEnv> {
-  const { kv, tokens, realtime, audit } = deps;
+  const { kv, tokens, realtime, audit, log, metrics } = deps;
   const app = new Hono<AppEnv>();
   // Per route, not app.use("*"): mounted under /api/v1, a wildcard would guard login too.
   const authenticated = requireUser(tokens, kv);
@@ -89,11 +98,23 @@ export function serviceRoutes(deps: {
     const parsed = emitSchema.safeParse(await jsonBody(c));
     if (!parsed.success) throw invalid("Invalid emit request", zodIssues(parsed.error, "body"));
     const { target, event, data } = parsed.data;
+    const actor = httpActor(c);
     audit.record({
-      ...httpActor(c),
+      ...actor,
       action: "emit.service",
       target: { event, ...("all" in target ? { status: "all" } : target) },
       outcome: "success",
+    });
+    const kind = "userId" in target ? "user" : "roomId" in target ? "room" : "all";
+    metrics?.serviceEmit(kind);
+    log?.info("service.emit", {
+      event,
+      target: kind,
+      ...("all" in target ? {} : target),
+      dataKeys: Object.keys(data).length,
+      dataBytes: JSON.stringify(data).length,
+      actorId: actor.actorId,
+      requestId: actor.requestId,
     });
     if ("userId" in target) realtime.emitToUser(target.userId, event, data);
     else if ("roomId" in target) realtime.emitToRoom(target.roomId, event, data);
@@ -108,7 +129,16 @@ export function serviceRoutes(deps: {
     const user = await getUser(kv, userId);
     if (!user) throw notFound(`User "${userId}" not found`);
     if (user.disabled) throw new AppError("CONFLICT", `User "${userId}" is disabled`);
-    const n = await realtime.notifyUser(userId, input, httpActor(c));
+    const actor = httpActor(c);
+    const n = await realtime.notifyUser(userId, input, actor);
+    metrics?.serviceEmit("notification");
+    log?.info("service.notify", {
+      userId,
+      notificationId: n.id,
+      dataKeys: input.data ? Object.keys(input.data).length : 0,
+      actorId: actor.actorId,
+      requestId: actor.requestId,
+    });
     return c.json({ notification: notificationView(n) }, 201);
   });
 

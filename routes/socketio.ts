@@ -24,7 +24,7 @@ import { rateKey } from "../lib/client_ip.ts";
 import { ENGINE_ERRORS, type EngineServer, type EngineSession } from "../realtime/engine_io.ts";
 import { socketIoCodec } from "../realtime/protocol/socketio.ts";
 import { Session, type SessionDeps } from "../realtime/session.ts";
-import { type AppEnv, clientIp } from "./context.ts";
+import { type AppEnv, clientIp, requestId } from "./context.ts";
 import { originAllowed, upgradeGuard, type UpgradeGuardDeps } from "./upgrade_guard.ts";
 
 export function socketIoRoutes(deps: {
@@ -59,7 +59,13 @@ export function socketIoRoutes(deps: {
     return c.body(body, 200);
   };
   const newSession = (c: Context<AppEnv>, s: EngineSession) =>
-    new Session(s, deps.session, c.get("preAuth"), { ip: clientIp(c) }, socketIoCodec);
+    new Session(
+      s,
+      deps.session,
+      c.get("preAuth"),
+      { ip: clientIp(c), requestId: requestId(c) },
+      socketIoCodec,
+    );
 
   // Preflight of a polling request that carries extra headers (extraHeaders, Authorization).
   app.options("/", (c) => {

@@ -32,12 +32,24 @@ const FILES: Record<string, string> = {
   "style.css": "text/css; charset=utf-8",
 };
 
-const SECURITY_HEADERS = {
-  "content-security-policy":
-    "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; base-uri 'none'; frame-ancestors 'none'",
-  "x-content-type-options": "nosniff",
-  "referrer-policy": "no-referrer",
-};
+/**
+ * The page's headers. Its sockets and fetches go to its own origin ('self' covers ws: and wss:
+ * there) or to the server's PUBLIC_URL origins (and their ws:/wss: forms), nowhere else; camera and
+ * microphone are for this origin only, every other powerful feature for none.
+ */
+export function securityHeaders(publicOrigins: readonly string[] = []): Record<string, string> {
+  const sockets = publicOrigins.map((o) => o.replace(/^http/, "ws"));
+  const connect = ["'self'", ...publicOrigins, ...sockets].join(" ");
+  return {
+    "content-security-policy": `default-src 'self'; connect-src ${connect}; ` +
+      "img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; " +
+      "frame-ancestors 'none'",
+    "permissions-policy":
+      "camera=(self), microphone=(self), display-capture=(), geolocation=(), payment=(), usb=()",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+  };
+}
 
 /**
  * The client library for other origins: `/client.js` and the `/protocol.js` it imports, with
@@ -51,13 +63,16 @@ export interface StaticOptions {
   testPage?: boolean;
   /** Demo mode: the page shows the demo accounts and the event log. */
   demo?: boolean;
+  /** The server's own public origins (PUBLIC_URL), which the page may connect to. */
+  publicOrigins?: readonly string[];
 }
 
 const PAGE_OFF = "This server does not serve the test page (TEST_PAGE=true turns it on).\n" +
   "The client library is at /client.js; the API is described at /api/docs.\n";
 
 export function staticRoutes(options: StaticOptions = {}): Hono<AppEnv> {
-  const { corsOrigins = [], testPage = true, demo = false } = options;
+  const { corsOrigins = [], testPage = true, demo = false, publicOrigins = [] } = options;
+  const headers = securityHeaders(publicOrigins);
   const cache = new Map<string, Promise<Uint8Array | null>>();
   const load = (name: string) => {
     let p = cache.get(name);
@@ -82,7 +97,7 @@ export function staticRoutes(options: StaticOptions = {}): Hono<AppEnv> {
     const body = type ? await load(name) : null;
     if (!type || !body) return new Response("Not found", { status: 404 });
     return new Response(body as BodyInit, {
-      headers: { "content-type": type, ...SECURITY_HEADERS },
+      headers: { "content-type": type, ...headers },
     });
   };
   const app = new Hono<AppEnv>();

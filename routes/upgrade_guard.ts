@@ -10,14 +10,17 @@
  * `connect_error` on the open connection (a browser cannot read an HTTP
  * status of a refused upgrade), so the connection core checks it when the
  * token is known, for every route alike. Refusals are audited through `Audit.refusal`, capped per client
- * address like every refusal, so a flood cannot grow the trail without bound.
+ * address like every refusal, so a flood cannot grow the trail without bound, and each one is
+ * logged (`ws.upgrade_refused`, with the reason and the client IP, never the token) and counted.
  */
 
 import type { Context, MiddlewareHandler } from "hono";
 import { rateKey } from "../lib/client_ip.ts";
+import type { Logger } from "../lib/log.ts";
 import type { WindowCounter } from "../lib/rate_limit.ts";
 import type { TokenService } from "../lib/tokens.ts";
 import { type Audit, refusalKey } from "../realtime/audit.ts";
+import type { AppMetrics, AuthOutcome, UpgradeRefusal } from "../realtime/metrics.ts";
 import { AUTH_EXPIRED, AUTH_INVALID } from "../realtime/session.ts";
 import { tokenCurrent } from "../store/sessions.ts";
 import { getUser } from "../store/users.ts";
@@ -63,6 +66,8 @@ export interface UpgradeGuardDeps {
   publicOrigins: readonly string[];
   /** Connection attempts per client IP (IPv6: per /64) per window. */
   upgrades: WindowCounter;
+  log: Logger;
+  metrics: AppMetrics;
 }
 
 /** The origin check alone, for requests of a connection already started (polling with a sid). */
@@ -87,8 +92,25 @@ export function upgradeGuard(
   startsConnection: (c: Context<AppEnv>) => boolean = () => true,
 ): MiddlewareHandler<AppEnv> {
   const originOk = originGuard(deps);
-  const refused = (c: Context<AppEnv>, code: string, actorId: string | null = null) => {
+  const refused = (
+    c: Context<AppEnv>,
+    why: { reason: UpgradeRefusal; code: string; detail?: AuthOutcome; actorId?: string | null },
+  ) => {
+    const { reason, code, detail, actorId = null } = why;
     const ip = clientIp(c);
+    deps.metrics.upgradeRefused(reason);
+    if (reason === "rate") deps.metrics.rateLimited("upgrade");
+    if (detail) deps.metrics.auth(detail);
+    deps.log.info("ws.upgrade_refused", {
+      reason,
+      ...(detail ? { detail } : {}),
+      ip,
+      requestId: requestId(c),
+      path: c.req.path,
+      ...(actorId ? { userId: actorId } : {}),
+    });
+    // A token in the query string was never read: the refusal is logged, not audited.
+    if (reason === "token_in_query") return;
     deps.audit.refusal({
       actorId,
       actorRole: null,
@@ -101,12 +123,12 @@ export function upgradeGuard(
   };
   return async (c, next) => {
     if (!originOk(c)) {
-      refused(c, "FORBIDDEN");
+      refused(c, { reason: "origin", code: "FORBIDDEN" });
       return c.json({ error: "Origin not allowed", code: "FORBIDDEN" }, 403);
     }
     if (!startsConnection(c)) return await next();
     if (deps.upgrades.hit(rateKey(clientIp(c)))) {
-      refused(c, "RATE_LIMITED");
+      refused(c, { reason: "rate", code: "RATE_LIMITED" });
       c.header("retry-after", "60");
       return c.json(
         { error: "Too many connection attempts; retry later", code: "RATE_LIMITED" },
@@ -115,6 +137,7 @@ export function upgradeGuard(
     }
     const query = new URL(c.req.url).searchParams;
     if (TOKEN_PARAMS.some((p) => query.has(p))) {
+      refused(c, { reason: "token_in_query", code: "UNAUTHENTICATED" });
       return c.json({
         error:
           "Tokens in the query string are refused; send an auth frame or an Authorization header",
@@ -126,12 +149,24 @@ export function upgradeGuard(
       const token = bearerToken(header);
       const result = token ? await deps.tokens.verify(token) : null;
       // Disabled, logged out or from before a disable: refused here, not after the upgrade.
-      const current = result?.ok &&
-        await tokenCurrent(deps.kv, await getUser(deps.kv, result.user.userId), result.user);
+      const stored = result?.ok ? await getUser(deps.kv, result.user.userId) : null;
+      const current = result?.ok && await tokenCurrent(deps.kv, stored, result.user);
       if (!result?.ok || !current) {
         const expired = result?.ok === false && result.reason === "expired";
         const code = expired ? "TOKEN_EXPIRED" : "UNAUTHENTICATED";
-        refused(c, code, result?.ok ? result.user.userId : null);
+        const detail: AuthOutcome = !result?.ok
+          ? (expired ? "expired" : "invalid")
+          : !stored
+          ? "unknown_user"
+          : stored.disabled
+          ? "disabled"
+          : "revoked";
+        refused(c, {
+          reason: "authorization",
+          code,
+          detail,
+          actorId: result?.ok ? result.user.userId : null,
+        });
         return c.json({ error: expired ? AUTH_EXPIRED : AUTH_INVALID, code }, 401);
       }
       c.set("preAuth", result.user);

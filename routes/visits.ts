@@ -23,7 +23,7 @@ import { zodIssues } from "../realtime/events.ts";
 import { text } from "../realtime/payload.ts";
 
 /** At most 21 ids and a 200-byte title: a stored visit stays under 3 KB, far inside KV's 64 KiB. */
-const newVisitSchema = z.object({
+export const newVisitSchema = z.object({
   id: idSchema.optional(),
   patientId: idSchema,
   clinicianIds: z.array(idSchema).min(1).max(20),
@@ -31,7 +31,7 @@ const newVisitSchema = z.object({
   scheduledAt: z.iso.datetime({ offset: true }).optional(),
 });
 
-const visitPatchSchema = z.object({
+export const visitPatchSchema = z.object({
   clinicianIds: newVisitSchema.shape.clinicianIds.optional(),
   title: newVisitSchema.shape.title,
   scheduledAt: newVisitSchema.shape.scheduledAt,

@@ -10,7 +10,7 @@
 import { Hono } from "hono";
 import { Session, type SessionDeps } from "../realtime/session.ts";
 import { attachWebSocket, webSocketTransport } from "../realtime/transport.ts";
-import { type AppEnv, clientIp } from "./context.ts";
+import { type AppEnv, clientIp, requestId } from "./context.ts";
 import { originGuard, upgradeGuard, type UpgradeGuardDeps } from "./upgrade_guard.ts";
 
 export { originAllowed } from "./upgrade_guard.ts";
@@ -49,6 +49,7 @@ export function wsRoutes(deps: {
       const { socket } = upgraded;
       const session = new Session(webSocketTransport(socket), deps.session, c.get("preAuth"), {
         ip: clientIp(c),
+        requestId: requestId(c),
       });
       attachWebSocket(socket, session, () => log.debug("ws.error", { socketId: session.id }));
       return upgraded.response;

@@ -26,6 +26,12 @@ export interface KvOp {
 
 export type KvOpResult = Deno.KvCommitResult | Deno.KvCommitError;
 
+/**
+ * Told of every commit a group writer makes: the operations it carried and
+ * how long KV took (seconds). For metrics; it must not throw or block.
+ */
+export type CommitObserver = (commit: { size: number; seconds: number }) => void;
+
 /** Checks per group, under KV's 100. */
 const MAX_CHECKS = 100;
 /** Mutations per group, under KV's 1,000. */
@@ -49,6 +55,8 @@ export class GroupCommitter {
   #running = false;
   /** Commits made (tests count them). */
   commits = 0;
+  /** Told of each group's commit (the app's metrics). */
+  observer?: CommitObserver;
 
   constructor(kv: Deno.Kv) {
     this.#kv = kv;
@@ -118,8 +126,13 @@ export class GroupCommitter {
 
   async #commitGroup(group: Queued[]): Promise<void> {
     this.commits++;
+    const started = performance.now();
+    const observed = () =>
+      this.observer?.({ size: group.length, seconds: (performance.now() - started) / 1000 });
     if (group.length === 1) {
-      group[0].resolve(await commitAlone(this.#kv, group[0].op));
+      const alone = await commitAlone(this.#kv, group[0].op);
+      observed();
+      group[0].resolve(alone);
       return;
     }
     const atomic = this.#kv.atomic();
@@ -128,6 +141,7 @@ export class GroupCommitter {
       atomic.mutate(...op.mutations);
     }
     const res = await atomic.commit();
+    observed();
     if (res.ok) {
       for (const q of group) q.resolve(res);
       return;

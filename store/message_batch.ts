@@ -29,6 +29,7 @@ import { ownTotalKey, userRoomKey } from "./unread.ts";
 import { backoff } from "./serial.ts";
 import { assertStorable, KV_MAX_VALUE_BYTES, kvValueSize } from "./value_size.ts";
 import type { Message, NewMessage, RoomHead } from "./messages.ts";
+import type { CommitObserver } from "./group_commit.ts";
 
 /** Messages per batch: 3 mutations each stays under KV's 1,000, and keys under its 80 KiB. */
 export const BATCH_MESSAGES = 200;
@@ -159,6 +160,8 @@ export class MessageBatcher {
   limits: QueueLimits;
   /** Sends refused by shedding since start. */
   shed = 0;
+  /** Told of each batch's commit: messages in it, and how long KV took (the app's metrics). */
+  observer?: CommitObserver;
 
   #now: () => number;
   #lastCommit = -Infinity;
@@ -339,7 +342,9 @@ export class MessageBatcher {
       const log = this.#log;
       const entries = log ? logEntries(built) : [];
       if (log && entries.length > 0) addToLog(op, log.pid, "m", log.next, entries);
+      const started = this.#now();
       const res = await op.commit();
+      this.observer?.({ size: built.length, seconds: (this.#now() - started) / 1000 });
       if (res.ok) {
         if (log && entries.length > 0 && this.#log === log) log.next += entries.length;
         for (const [roomId, m] of last) this.#remember(roomId, m.seq, res.versionstamp);

@@ -1,3 +1,5 @@
+// deno-lint-ignore-file no-import-prefix -- test tools stay out of the import map: `deno task`
+// installs every package there, and `deno task dev` must not download them (tests/dx_test.ts).
 /**
  * @module
  * What the Chromium tests share: finding the system's Chromium (never a
@@ -8,10 +10,11 @@
  */
 
 import assert from "node:assert/strict";
-import type { BrowserContext, Page } from "playwright-core";
+import type { BrowserContext, Page } from "npm:playwright-core@1.65.1";
 import { startServer, type TestServer } from "./harness.ts";
 
-export const CHROMIUM = "/usr/bin/chromium";
+/** Debian's Chromium (never a download); CHROMIUM_PATH points elsewhere (or nowhere, to try). */
+export const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
 export const ROOM = "visit:visit-123";
 export const WAIT_MS = 10_000;
 
@@ -26,6 +29,11 @@ export const hasChromium = chromiumInstalled();
 
 /** Browser tests run where Chromium is, and always in CI (which installs it). */
 export const noBrowser = !hasChromium && Deno.env.get("CI") !== "true";
+
+/** The one line a run without Chromium prints (tests/browser_test.ts prints it, once). */
+export const SKIP_LINE = `browser tests skipped: no Chromium at ${CHROMIUM} ` +
+  "(install it with `sudo apt-get install chromium`, or set CHROMIUM_PATH); " +
+  "tests/browser*_test.ts did not run";
 
 /** Errors a page reports on its own: uncaught exceptions, console errors (CSP too), dialogs. */
 export function watch(page: Page, name: string, problems: string[]): void {
@@ -120,9 +128,9 @@ export const LAUNCH_ARGS = [
  * Loaded on use, not at the top, so a skipped run never loads Playwright: under Deno it reads
  * /proc/sys and OS details at import time, which only --allow-all permits.
  */
-export async function loadPlaywright(): Promise<typeof import("playwright-core")> {
+export async function loadPlaywright(): Promise<typeof import("npm:playwright-core@1.65.1")> {
   try {
-    return await import("playwright-core");
+    return await import("npm:playwright-core@1.65.1");
   } catch (err) {
     if (!(err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied)) {
       throw err;
@@ -221,7 +229,7 @@ export interface AxeViolation {
  * does not govern, so the page keeps its own policy.
  */
 export async function seriousA11yViolations(page: Page): Promise<AxeViolation[]> {
-  const { default: axe } = await import("axe-core");
+  const { default: axe } = await import("npm:axe-core@4.14.1");
   await page.evaluate(axe.source);
   const found = await page.evaluate(async () => {
     const run = (globalThis as unknown as {

@@ -1,3 +1,5 @@
+// deno-lint-ignore-file no-import-prefix -- test tools stay out of the import map: `deno task`
+// installs every package there, and `deno task dev` must not download them (tests/dx_test.ts).
 /**
  * @module
  * End-to-end test of the bundled test client (static/) in a real headless
@@ -17,7 +19,7 @@
  */
 
 import assert from "node:assert/strict";
-import type { Page } from "playwright-core";
+import type { Page } from "npm:playwright-core@1.65.1";
 import { appendMessage } from "../store/messages.ts";
 import {
   callState,
@@ -27,11 +29,15 @@ import {
   remoteMediaFlows,
   ROOM,
   signIn,
+  SKIP_LINE,
   type VideoElement,
   videoTracks,
   watch,
   withBrowser,
 } from "./browser_support.ts";
+
+// Every test module runs on its own: this one speaks for all the browser tests.
+if (noBrowser) console.log(SKIP_LINE);
 
 const PAGE_SIZE = 20; // static/chat.js PAGE_SIZE
 const SEEDED = 25;

@@ -1,3 +1,5 @@
+// deno-lint-ignore-file no-import-prefix -- test tools stay out of the import map: `deno task`
+// installs every package there, and `deno task dev` must not download them (tests/dx_test.ts).
 /**
  * @module
  * A whole visit in Chromium, as a clinic would live it: a patient and a
@@ -13,7 +15,7 @@
  */
 
 import assert from "node:assert/strict";
-import type { Page } from "playwright-core";
+import type { Page } from "npm:playwright-core@1.65.1";
 import { ALLOWED_ORIGIN, startServer, type TestServer } from "./harness.ts";
 import {
   artifactPath,

@@ -1,3 +1,5 @@
+// deno-lint-ignore-file no-import-prefix -- test tools stay out of the import map: `deno task`
+// installs every package there, and `deno task dev` must not download them (tests/dx_test.ts).
 /**
  * @module
  * The real socket.io-client (pinned, test-only: deno.json's import map) as a
@@ -6,7 +8,7 @@
  * through `onAny`; helpers await a specific one with a bounded timeout.
  */
 
-import { io, type Socket } from "socket.io-client";
+import { io, type Socket } from "npm:socket.io-client@4.8.1";
 import { within } from "./harness.ts";
 
 export type Transports = ("websocket" | "polling")[] | undefined;

@@ -1,3 +1,5 @@
+// deno-lint-ignore-file no-import-prefix -- test tools stay out of the import map: `deno task`
+// installs every package there, and `deno task dev` must not download them (tests/dx_test.ts).
 /**
  * The seed's snippets (../shared/seed/websocket-quick-reference.md) run nearly
  * verbatim with the real socket.io-client against /socket.io/, over
@@ -8,8 +10,8 @@
 
 import assert from "node:assert/strict";
 import { SignJWT } from "jose";
-import type { Socket } from "socket.io-client";
-import { io } from "socket.io-client";
+import type { Socket } from "npm:socket.io-client@4.8.1";
+import { io } from "npm:socket.io-client@4.8.1";
 import { startServer, TEST_SECRET, type TestServer, within } from "./harness.ts";
 import { SioClient, type Transports } from "./sio_client.ts";
 
