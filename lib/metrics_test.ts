@@ -1,23 +1,6 @@
-// deno-lint-ignore-file no-import-prefix -- test tools stay out of the import map: `deno task`
-// installs every package there, and `deno task dev` must not download them (tests/dx_test.ts).
 import assert from "node:assert/strict";
-import parsePrometheusTextFormat from "npm:parse-prometheus-text-format@1.1.1";
+import { parseExposition as parse } from "../tests/prometheus_text.ts";
 import { escapeLabel, exponentialBuckets, formatNumber, Registry } from "./metrics.ts";
-
-interface Family {
-  name: string;
-  help: string;
-  type: string;
-  metrics: {
-    value?: string;
-    labels?: Record<string, string>;
-    buckets?: Record<string, string>;
-    count?: string;
-    sum?: string;
-  }[];
-}
-
-const parse = (text: string) => parsePrometheusTextFormat(text) as Family[];
 
 Deno.test("Registry: counters, gauges and histograms in the 0.0.4 text format", () => {
   const r = new Registry();

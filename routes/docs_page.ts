@@ -32,6 +32,7 @@ export function layout(title: string, body: string): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc(title)}</title>
 <link rel="stylesheet" href="/api/docs/style.css">
+<link rel="icon" href="data:,">
 </head>
 <body>
 <header class="top">

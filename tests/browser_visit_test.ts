@@ -289,6 +289,27 @@ Deno.test({
 });
 
 Deno.test({
+  name: "browser: the API docs and the protocol render as pages, without errors or CSP refusals",
+  ignore: noBrowser,
+  fn: () =>
+    withBrowser(async (browser, srv) => {
+      const problems: string[] = [];
+      const page = await browser.newPage();
+      watch(page, "docs", problems);
+      await page.goto(`${srv.url}/api/docs`);
+      await page.getByRole("heading", { level: 1 }).first().waitFor();
+      for (const name of ["POST /api/v1/auth/login", "message:send", "call:incoming"]) {
+        assert.ok(await page.getByText(name).first().isVisible(), name);
+      }
+      await page.screenshot({ path: artifactPath("api-docs.png") });
+      await page.goto(`${srv.url}/api/docs/protocol`);
+      await page.locator("h2").first().waitFor();
+      assert.ok(await page.locator("table").count() > 5, "the protocol's tables render");
+      assert.deepEqual(problems, []);
+    }),
+});
+
+Deno.test({
   name: "browser client library from another origin: /client.js with CORS, typed refusals, " +
     "a refused origin stops retrying",
   ignore: noBrowser,

@@ -1,27 +1,13 @@
-// deno-lint-ignore-file no-import-prefix -- test tools stay out of the import map: `deno task`
-// installs every package there, and `deno task dev` must not download them (tests/dx_test.ts).
 /**
  * GET /metrics (issue 13, item 4): scraped with a Prometheus text-format
  * parser before and after real traffic, and its access rules.
  */
 
 import assert from "node:assert/strict";
-import parsePrometheusTextFormat from "npm:parse-prometheus-text-format@1.1.1";
+import { type Family, parseExposition } from "./prometheus_text.ts";
 import { metricsAccess } from "../routes/metrics.ts";
 import { startServer, type TestServer, WsClient } from "./harness.ts";
 import { SioClient } from "./sio_client.ts";
-
-interface Family {
-  name: string;
-  type: string;
-  metrics: {
-    value?: string;
-    labels?: Record<string, string>;
-    buckets?: Record<string, string>;
-    count?: string;
-    sum?: string;
-  }[];
-}
 
 type Scrape = Map<string, Family>;
 
@@ -29,7 +15,7 @@ async function scrape(srv: TestServer): Promise<Scrape> {
   const res = await fetch(`${srv.url}/metrics`);
   assert.equal(res.status, 200);
   assert.equal(res.headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8");
-  const families = parsePrometheusTextFormat(await res.text()) as Family[];
+  const families = parseExposition(await res.text());
   return new Map(families.map((f) => [f.name, f]));
 }
 
