@@ -14,7 +14,8 @@
  * refusals as acks, close.
  *
  * Uses the system's /usr/bin/chromium (never downloads one). Skipped where it
- * is missing, except in CI (CI=true), which installs it and must run this.
+ * is missing (with one line saying so), except under .ci/run (BROWSER_TESTS=required), which
+ * installs it and must run this.
  * Needs `deno test -A`: Playwright under Deno reads /proc/sys at import.
  */
 
