@@ -115,11 +115,24 @@ function signedIn(body) {
   void watchUsers([body.user.id]);
 }
 
+/** Why the session ended, when the page knows better than "it ended". @type {string | null} */
+let endedBecause = null;
+
 /** @param {string} token */
 function startClient(token) {
   const client = connect("/ws", {
     token,
-    refresh: async () => (await refreshSession())?.token ?? null,
+    refresh: async () => {
+      const body = await refreshSession();
+      // The tabs of one browser share one session (the cookie). Someone else signed in in
+      // another tab: this one ends rather than turning into them.
+      if (body && body.user?.id !== session.user?.id) {
+        endedBecause = "Someone else signed in in another window of this browser, which shares " +
+          "one session: sign in again here, or use a private window for a second person.";
+        return null;
+      }
+      return body?.token ?? null;
+    },
   });
   session.client = client;
   client.on("frame", ({ dir, frame }) => {
@@ -138,7 +151,8 @@ function startClient(token) {
   client.on("session:ended", () => {
     if (client !== session.client) return;
     signOut();
-    showError("Your session has ended: sign in again.");
+    showError(endedBecause ?? "Your session has ended: sign in again.");
+    endedBecause = null;
   });
   client.on("halted", (d) => {
     if (d.code !== 4401) showError(`Not reconnecting: ${d.meaning ?? d.reason ?? d.code}`);

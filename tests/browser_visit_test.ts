@@ -201,6 +201,38 @@ Deno.test({
 });
 
 Deno.test({
+  name: "browser: a tab never turns into the user another tab of the same browser signed in as",
+  ignore: noBrowser,
+  fn: () =>
+    withBrowser(async (browser, srv) => {
+      const problems: string[] = [];
+      const patient = await browser.newPage();
+      // The same browser (one cookie jar): the second tab shares the session cookie.
+      const other = await patient.context().newPage();
+      watch(patient, "patient", problems);
+      await signIn(patient, srv, "patient@example.com");
+      await other.goto(srv.url);
+      // The other tab signs in as the doctor: the browser's one session cookie is now theirs.
+      const status = await other.evaluate(async () => {
+        const res = await fetch("/api/v1/auth/login", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ email: "doctor@example.com", password: "password123" }),
+        });
+        return res.status;
+      });
+      assert.equal(status, 200);
+      // The patient's tab renews (5 s tokens): it gets the doctor's session and ends instead.
+      await patient.locator("#error", { hasText: "Someone else signed in" }).waitFor({
+        timeout: LONG_WAIT,
+      });
+      await patient.locator("#login-panel").waitFor();
+      assert.equal(await patient.locator("#who").innerText(), "");
+      assert.deepEqual(problems, []);
+    }, { DEMO_DATA: "true", JWT_TTL: "5" }),
+});
+
+Deno.test({
   name: "browser phone: tabs reach chat, call and people without scrolling; calls ring on any tab",
   ignore: noBrowser,
   fn: () =>
