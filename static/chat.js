@@ -6,22 +6,17 @@
  * the participant list (default callee, presence rows) is the `onRoster`
  * hook's business. Messages and names are hostile input: they reach the DOM
  * via `textContent` only.
- *
- * A send shows at once as "Sending…"; while the socket is down it waits in
- * the client's queue and goes out after the reconnect (the same
- * clientMessageId, so it is stored once however often it is retried). If it
- * cannot go within SEND_PATIENCE_MS, or the server refuses it, it stays in
- * the list marked "Not sent", with a Retry button.
+ * Sends without an ack live in outbox.js, the room list in rooms.js.
  */
 
 import { byId, showError } from "./dom.js";
 import { failedAck, session } from "./session.js";
 import { clearTyping, composerInput, listenTyping, sendTypingStop, stopTyping } from "./typing.js";
 import { nameElement, nameOf, onNames, resolveNames } from "./names.js";
+import { clearPending, queueSend, settlePending } from "./outbox.js";
+import { initRooms, markCurrentRoom, refreshRooms, roomTitle, setBadge } from "./rooms.js";
 
 const PAGE_SIZE = 20;
-/** How long a send may wait for a connection and its ack before it shows as failed. */
-const SEND_PATIENCE_MS = 30_000;
 
 const ui = {
   roomForm: byId("room-form"),
@@ -33,8 +28,6 @@ const ui = {
   sendForm: byId("send-form"),
   input: byId("message-input"),
   send: byId("send-button"),
-  roomList: byId("room-list"),
-  roomsEmpty: byId("rooms-empty"),
 };
 
 /** Receipt cursors of the joined room's users (from history and message:status), and its members. */
@@ -48,18 +41,10 @@ const receipts = {
 
 const TICKS = { sent: "✓ sent", delivered: "✓✓ delivered", read: "✓✓ read" };
 
-/**
- * @type {{
- *   rendered: Map<string, HTMLElement>,
- *   draftId: string | null,
- *   pending: Map<string, HTMLElement>,
- * }}
- * `pending`: sends without an ack yet (or failed), by clientMessageId.
- */
+/** @type {{rendered: Map<string, HTMLElement>, draftId: string | null}} */
 const chat = {
   rendered: new Map(),
   draftId: null,
-  pending: new Map(),
 };
 
 /**
@@ -81,27 +66,6 @@ function setJoined(joined) {
   ui.send.disabled = !joined;
 }
 
-/**
- * What a room is called on the page: "Visit visit-123", "Chat with Dr. Dana Doctor", "Topic x".
- * @param {string} roomId
- */
-export function roomTitle(roomId) {
-  const [kind, ...rest] = roomId.split(":");
-  if (kind === "chat") {
-    const other = rest.find((id) => id !== session.user?.id) ?? rest[0] ?? "";
-    return `Chat with ${nameOf(other)}`;
-  }
-  const what = { visit: "Visit", topic: "Topic", call: "Call", notifications: "Notifications" };
-  const label = what[/** @type {keyof what} */ (kind)] ?? kind;
-  return `${label} ${rest.join(":")}`;
-}
-
-/** The other user of a `chat:` room, or undefined. @param {string} roomId */
-function chatPartner(roomId) {
-  if (!roomId.startsWith("chat:")) return undefined;
-  return roomId.split(":").slice(1).find((id) => id !== session.user?.id);
-}
-
 function renderRoomInfo() {
   if (!session.room) return void (ui.roomInfo.textContent = "Not in a room.");
   const people = [...session.participants]
@@ -109,13 +73,7 @@ function renderRoomInfo() {
     .map(([id, role]) => `${nameOf(id)} (${role})`)
     .join(", ");
   ui.roomInfo.textContent = `In ${roomTitle(session.room)}. Here now: ${people || "only you"}`;
-  for (const li of ui.roomList.children) {
-    const b = li.querySelector("button");
-    b?.setAttribute(
-      "aria-current",
-      String(/** @type {HTMLElement} */ (li).dataset.room === session.room),
-    );
-  }
+  markCurrentRoom();
 }
 
 /**
@@ -256,10 +214,7 @@ function updateMessage(m) {
 function renderMessage(m) {
   if (!m || m.roomId !== session.room || chat.rendered.has(m.id)) return;
   // Our own send, stored: it replaces its "Sending…" entry.
-  if (m.clientMessageId) {
-    chat.pending.get(m.clientMessageId)?.remove();
-    chat.pending.delete(m.clientMessageId);
-  }
+  if (m.clientMessageId) settlePending(m.clientMessageId);
   const li = document.createElement("li");
   fill(li, m);
   chat.rendered.set(m.id, li);
@@ -277,7 +232,7 @@ function renderMessage(m) {
 function clearRoomView() {
   ui.messages.replaceChildren();
   chat.rendered.clear();
-  chat.pending.clear();
+  clearPending();
   clearTyping();
   ui.loadOlder.hidden = true;
 }
@@ -354,94 +309,6 @@ async function leave() {
   if (!ack.success) showError(`Could not leave ${room}: ${ack.error}`);
 }
 
-/**
- * The entry of a send without an ack: the text, "Sending…" (or why it failed) and, once it
- * failed, Retry and Discard.
- * @param {{roomId: string, message: string, clientMessageId: string}} draft
- */
-function pendingElement(draft) {
-  const li = document.createElement("li");
-  li.className = "message own";
-  li.dataset.send = "pending";
-  li.dataset.clientMessageId = draft.clientMessageId;
-  const meta = document.createElement("div");
-  meta.className = "meta";
-  const sender = nameElement(String(session.user?.id));
-  sender.className = "sender";
-  const state = document.createElement("span");
-  state.className = "send-state";
-  state.setAttribute("role", "status");
-  meta.append(sender, " ", state);
-  const body = document.createElement("p");
-  body.className = "text";
-  body.textContent = draft.message;
-  const actions = document.createElement("div");
-  actions.className = "actions";
-  actions.hidden = true;
-  const retry = document.createElement("button");
-  retry.type = "button";
-  retry.className = "link";
-  retry.textContent = "Retry";
-  retry.addEventListener("click", () => void deliver(draft, li));
-  const discard = document.createElement("button");
-  discard.type = "button";
-  discard.className = "link";
-  discard.textContent = "Discard";
-  discard.addEventListener("click", () => {
-    li.remove();
-    chat.pending.delete(draft.clientMessageId);
-  });
-  actions.append(retry, discard);
-  li.append(meta, body, actions);
-  return li;
-}
-
-/**
- * Sends `draft` and keeps its entry current: waits through a reconnect (the request waits in
- * the client's queue), and shows a refusal or a timeout next to the message with Retry.
- * @param {{roomId: string, message: string, clientMessageId: string}} draft
- * @param {HTMLElement} li
- */
-async function deliver(draft, li) {
-  const client = session.client;
-  if (!client) return;
-  const state = /** @type {HTMLElement} */ (li.querySelector(".send-state"));
-  const actions = /** @type {HTMLElement} */ (li.querySelector(".actions"));
-  li.dataset.send = "pending";
-  actions.hidden = true;
-  const deadline = Date.now() + SEND_PATIENCE_MS;
-  /** @param {string} why */
-  const failed = (why) => {
-    if (!li.isConnected) return;
-    li.dataset.send = "failed";
-    state.textContent = `Not sent: ${why}`;
-    actions.hidden = false;
-  };
-  for (;;) {
-    state.textContent = client.connected ? "Sending…" : "Waiting for the connection…";
-    try {
-      const ack = await client.request("message:send", draft, {
-        timeoutMs: Math.max(1000, deadline - Date.now()),
-      });
-      if (!ack.success) return failed(String(ack.error));
-      if (draft.roomId === session.room) {
-        renderMessage(ack.message);
-        refreshTicks();
-      }
-      li.remove();
-      chat.pending.delete(draft.clientMessageId);
-      return;
-    } catch (err) {
-      const e = /** @type {Error & {code?: string}} */ (err);
-      // Sent when the socket dropped: it goes again once a socket is back.
-      if (e.code === "DISCONNECTED" && Date.now() < deadline && client === session.client) {
-        continue;
-      }
-      return failed(e.code === "TIMEOUT" ? "no connection to the server" : e.message);
-    }
-  }
-}
-
 function send() {
   const text = ui.input.value;
   if (!session.client || !session.room || text.trim() === "") return;
@@ -453,67 +320,16 @@ function send() {
   chat.draftId = null;
   sendTypingStop();
   ui.input.value = "";
-  const li = pendingElement(draft);
-  chat.pending.set(draft.clientMessageId, li);
-  ui.messages.append(li);
-  ui.messages.scrollTop = ui.messages.scrollHeight;
   ui.input.focus();
-  void deliver(draft, li);
+  queueSend(ui.messages, draft, (m) => {
+    renderMessage(m);
+    refreshTicks();
+  });
 }
 
 function onInput() {
   chat.draftId = null; // an edited draft is a new message
   composerInput(ui.input.value);
-}
-
-/** Sets a room's unread badge in the room list. @param {string} roomId @param {number} count */
-function setBadge(roomId, count) {
-  const badge = ui.roomList.querySelector(`li[data-room="${CSS.escape(roomId)}"] .badge`);
-  if (!badge) return void refreshRooms();
-  badge.textContent = count > 0 ? String(count) : "";
-  badge.setAttribute("aria-label", `${count} unread`);
-  badge.hidden = count === 0;
-}
-
-/** The user's rooms with their unread counts (room:list), each a button that joins it. */
-async function refreshRooms() {
-  if (!session.client) return;
-  const ack = await session.client.request("room:list", { limit: 50 }).catch(failedAck);
-  if (!ack.success) return;
-  const rooms = /** @type {{roomId: string, unreadCount: number}[]} */ (ack.rooms);
-  void resolveNames(rooms.flatMap((r) => chatPartner(r.roomId) ?? []));
-  const items = rooms.map((r) => {
-    const li = document.createElement("li");
-    li.dataset.room = r.roomId;
-    const b = document.createElement("button");
-    b.type = "button";
-    b.className = "secondary room-link";
-    b.textContent = roomTitle(r.roomId);
-    b.setAttribute("aria-current", String(r.roomId === session.room));
-    b.addEventListener("click", () => {
-      ui.roomId.value = r.roomId;
-      join(r.roomId).catch((err) => showError(`Cannot join ${r.roomId}: ${err.message}`));
-    });
-    const badge = document.createElement("span");
-    badge.className = "badge";
-    badge.setAttribute("aria-label", `${r.unreadCount} unread`);
-    badge.textContent = r.unreadCount > 0 ? String(r.unreadCount) : "";
-    badge.hidden = r.unreadCount === 0;
-    li.append(b, " ", badge);
-    return li;
-  });
-  ui.roomList.replaceChildren(...items);
-  ui.roomsEmpty.hidden = items.length > 0;
-}
-
-/** New names: the room line and the room list's chat titles say them. */
-function renameRooms() {
-  renderRoomInfo();
-  for (const li of ui.roomList.children) {
-    const room = String(/** @type {HTMLElement} */ (li).dataset.room);
-    const b = li.querySelector("button");
-    if (b) b.textContent = roomTitle(room);
-  }
 }
 
 /**
@@ -591,7 +407,13 @@ export function listenChat(client) {
  */
 export function initChat(hooks) {
   onRoster = hooks.onRoster;
-  onNames(renameRooms);
+  onNames(renderRoomInfo);
+  initRooms({
+    onPick: (roomId) => {
+      ui.roomId.value = roomId;
+      join(roomId).catch((err) => showError(`Cannot join ${roomId}: ${err.message}`));
+    },
+  });
   ui.roomForm.addEventListener("submit", (/** @type {SubmitEvent} */ e) => {
     e.preventDefault();
     const roomId = ui.roomId.value.trim();
