@@ -72,7 +72,7 @@ function renderRoomInfo() {
     .filter(([id]) => id !== session.user?.id)
     .map(([id, role]) => `${nameOf(id)} (${role})`)
     .join(", ");
-  ui.roomInfo.textContent = `In ${roomTitle(session.room)}. Here now: ${people || "only you"}`;
+  ui.roomInfo.textContent = `In ${roomTitle(session.room)}. Participants: ${people || "only you so far"}`;
   markCurrentRoom();
 }
 
