@@ -72,7 +72,8 @@ function renderRoomInfo() {
     .filter(([id]) => id !== session.user?.id)
     .map(([id, role]) => `${nameOf(id)} (${role})`)
     .join(", ");
-  ui.roomInfo.textContent = `In ${roomTitle(session.room)}. Participants: ${people || "only you so far"}`;
+  const here = people || "only you so far";
+  ui.roomInfo.textContent = `In ${roomTitle(session.room)}. Participants: ${here}`;
   markCurrentRoom();
 }
 
