@@ -261,12 +261,16 @@ export class RealtimeClient {
       if (this.#stopped) return;
       // A refused or expired token: a new one from the session, then reconnect.
       if (e.code === CLOSE.auth && this.#opts.refresh && ++this.#refusals <= 2) {
+        // Halted until a token comes: refreshToken() then reconnects.
+        this.#halted = true;
         this.#fire("status", "reconnecting");
         return void this.#renew(true);
       }
       // Terminal codes (static/protocol.js): reconnecting cannot help; say why and stop.
       if (!shouldReconnect(e.code)) {
         this.#halted = true;
+        // Only a new token restarts it (refreshToken after a 4401): no renewal reopens it.
+        if (e.code !== CLOSE.auth) clearTimeout(this.#renewTimer);
         this.#fire("halted", {
           code: e.code,
           reason: e.reason,
@@ -299,6 +303,7 @@ export class RealtimeClient {
     if (this.#stopped || this.#ws) return;
     if (res?.status === 403) {
       this.#halted = true;
+      clearTimeout(this.#renewTimer);
       this.#fire("halted", {
         code: 1006,
         reason: "origin refused",
@@ -327,8 +332,8 @@ export class RealtimeClient {
   }
 
   /**
-   * Gets a new token from `refresh` and uses it (one renewal at a time). `refused`: the server
-   * closed with 4401, so the socket is down until a token comes.
+   * Gets a new token from `refresh` and uses it through refreshToken() (one renewal at a time).
+   * `refused`: the server closed with 4401, so the client is halted until a token comes.
    * @param {boolean} refused
    */
   #renew(refused) {
@@ -348,7 +353,6 @@ export class RealtimeClient {
       if (!token) {
         clearTimeout(this.#renewTimer);
         if (refused) {
-          this.#halted = true;
           this.#fire("halted", {
             code: CLOSE.auth,
             reason: "session ended",
@@ -358,14 +362,8 @@ export class RealtimeClient {
         }
         return this.#fire("session:ended", { reason: "The session could not be renewed" });
       }
-      this.#token = token;
-      this.#scheduleRenewal();
-      if (refused || !this.#ws) {
-        if (!this.#ws && !this.#retryTimer) this.#open();
-        return;
-      }
       // A refused auth:refresh (the socket was busy closing, say) is settled by the close.
-      if (this.#ready) await this.request("auth:refresh", { token }).catch(() => {});
+      await this.refreshToken(token).catch(() => {});
     })().finally(() => this.#renewing = null);
     return this.#renewing;
   }
