@@ -30,9 +30,8 @@ const ui = {
   send: byId("send-button"),
 };
 
-/** Receipt cursors of the joined room's users (from history and message:status), and its members. */
+/** Receipt cursors of the joined room's users (from history and message:status). */
 const receipts = {
-  /** @type {string[]} */ members: [],
   /** @type {Map<string, number>} */ read: new Map(),
   /** @type {Map<string, number>} */ delivered: new Map(),
   /** Highest seq this page has marked read. */ markedRead: 0,
@@ -84,7 +83,7 @@ function renderRoomInfo() {
  * @param {any} m
  */
 function statusOf(m) {
-  const others = receipts.members.filter((u) => u !== m.senderId);
+  const others = [...session.members.keys()].filter((u) => u !== m.senderId);
   if (others.length === 0) return String(m.status ?? "sent");
   const read = (/** @type {string} */ u) => receipts.read.get(u) ?? 0;
   if (others.every((u) => read(u) >= m.seq)) return "read";
@@ -290,8 +289,7 @@ async function join(roomId) {
   );
   const members = /** @type {{userId: string, role: string}[]} */ (ack.members ?? []);
   session.members = new Map(members.map((p) => [p.userId, p.role]));
-  receipts.members = members.map((p) => p.userId);
-  void resolveNames([...receipts.members, ...session.participants.keys()]);
+  void resolveNames([...session.members.keys(), ...session.participants.keys()]);
   receipts.read.clear();
   receipts.delivered.clear();
   receipts.markedRead = 0;
