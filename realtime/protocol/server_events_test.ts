@@ -18,6 +18,17 @@ import {
   type ServerEventName,
 } from "./server_events.ts";
 
+/** The stored message an edit or a redaction changes (message:updated). */
+const UPDATED = {
+  id: "msg_01M86BM1WJB9ASTG0GFPBVSRNW",
+  seq: 3,
+  status: "sent" as const,
+  timestamp: "2026-11-24T09:40:00.000Z",
+  roomId: "visit:visit-123",
+  senderId: "patient-1",
+};
+const EDITED_AT = "2026-11-24T09:41:00.000Z";
+
 /** One realistic payload per event (from docs/PROTOCOL.md where it gives one) and a wrong one. */
 const EXAMPLES: { [E in ServerEventName]: { good: ServerEventData<E>[]; bad: unknown[] } } = {
   // §3.2
@@ -153,27 +164,10 @@ const EXAMPLES: { [E in ServerEventName]: { good: ServerEventData<E>[]; bad: unk
   },
   // §5.6b
   "message:updated": {
-    good: [{
-      id: "msg_01M86BM1WJB9ASTG0GFPBVSRNW",
-      seq: 3,
-      status: "sent",
-      timestamp: "2026-11-24T09:40:00.000Z",
-      roomId: "visit:visit-123",
-      senderId: "patient-1",
-      visitId: "visit-123",
-      message: "corrected text",
-      editedAt: "2026-11-24T09:41:00.000Z",
-    }, {
-      id: "msg_01M86BM1WJB9ASTG0GFPBVSRNW",
-      seq: 3,
-      status: "sent",
-      timestamp: "2026-11-24T09:40:00.000Z",
-      roomId: "visit:visit-123",
-      senderId: "patient-1",
-      message: "",
-      deletedAt: "2026-11-24T09:42:00.000Z",
-      deletedBy: "doctor-1",
-    }],
+    good: [
+      { ...UPDATED, visitId: "visit-123", message: "corrected text", editedAt: EDITED_AT },
+      { ...UPDATED, message: "", deletedAt: "2026-11-24T09:42:00.000Z", deletedBy: "doctor-1" },
+    ],
     bad: [{ seq: 3, roomId: "visit:visit-123", message: "no id" }],
   },
   "message:status": {
