@@ -87,6 +87,13 @@ export function parseIp(text: string): Ip | null {
   return { version: 6, value: v6 };
 }
 
+/** Whether `peer` is a loopback address: 127.0.0.0/8 or ::1 (IPv4-mapped included). */
+export function isLoopback(peer: string | undefined): boolean {
+  const ip = peer === undefined ? null : parseIp(peer);
+  if (!ip) return false;
+  return ip.version === 4 ? ip.value >> 24n === 127n : ip.value === 1n;
+}
+
 /** The address as text: dotted IPv4, or RFC 5952 compressed IPv6. */
 export function formatIp(ip: Ip): string {
   if (ip.version === 4) {

@@ -37,7 +37,8 @@ export type AppEnv = {
   Bindings: { remoteAddr?: Deno.Addr; trustedProxies?: readonly Cidr[] };
 };
 
-function peerAddress(c: Context<AppEnv>): string {
+/** The TCP peer's address (never a forwarding header), or "unknown". */
+export function peerAddress(c: Context<AppEnv>): string {
   const addr = c.env?.remoteAddr;
   return addr && "hostname" in addr ? addr.hostname : "unknown";
 }

@@ -12,32 +12,15 @@
  */
 
 import { Hono } from "hono";
-import { parseIp } from "../lib/client_ip.ts";
+import { isLoopback } from "../lib/client_ip.ts";
+import { sameSecret } from "../lib/secrets.ts";
 import { EXPOSITION_CONTENT_TYPE } from "../lib/metrics.ts";
 import type { AppMetrics } from "../realtime/metrics.ts";
-import { type AppEnv, bearerToken } from "./context.ts";
+import { type AppEnv, bearerToken, peerAddress } from "./context.ts";
 
-export type MetricsAccess = "allowed" | "unauthorized" | "not_found";
+type MetricsAccess = "allowed" | "unauthorized" | "not_found";
 
 const FORWARDING_HEADERS = ["x-forwarded-for", "forwarded", "x-real-ip"];
-
-/** Whether `peer` is a loopback address: 127.0.0.0/8 or ::1 (IPv4-mapped included). */
-export function isLoopback(peer: string | undefined): boolean {
-  const ip = peer === undefined ? null : parseIp(peer);
-  if (!ip) return false;
-  return ip.version === 4 ? ip.value >> 24n === 127n : ip.value === 1n;
-}
-
-async function sameSecret(a: string, b: string): Promise<boolean> {
-  // Digests of both: equal lengths, so the comparison's time says nothing about the token.
-  const enc = new TextEncoder();
-  const [x, y] = await Promise.all(
-    [a, b].map(async (s) => new Uint8Array(await crypto.subtle.digest("SHA-256", enc.encode(s)))),
-  );
-  let diff = 0;
-  for (let i = 0; i < x.length; i++) diff |= x[i] ^ y[i];
-  return diff === 0;
-}
 
 /**
  * Decides a request for /metrics from its TCP peer address, its headers and
@@ -58,9 +41,10 @@ export async function metricsAccess(
 export function metricsRoutes(deps: { metrics: AppMetrics; token?: string }): Hono<AppEnv> {
   const app = new Hono<AppEnv>();
   app.get("/", async (c) => {
-    const addr = c.env?.remoteAddr;
-    const peer = addr && "hostname" in addr ? addr.hostname : undefined;
-    const access = await metricsAccess({ peer, headers: c.req.raw.headers }, deps.token);
+    const access = await metricsAccess(
+      { peer: peerAddress(c), headers: c.req.raw.headers },
+      deps.token,
+    );
     c.header("cache-control", "no-store");
     if (access === "not_found") return c.json({ error: "Not found", code: "NOT_FOUND" }, 404);
     if (access === "unauthorized") {

@@ -7,6 +7,8 @@
  * hashes. Comparison is constant-time.
  */
 
+import { constantTimeEqual } from "../lib/secrets.ts";
+
 const enc = new TextEncoder();
 const ARGON2 = { memory: 19456, passes: 2, parallelism: 1 };
 const PBKDF2_ITERATIONS = 600_000;
@@ -76,12 +78,6 @@ export async function hashPassword(password: string): Promise<string> {
   }
   const hash = await pbkdf2(password, salt, PBKDF2_ITERATIONS);
   return `pbkdf2-sha256$${PBKDF2_ITERATIONS}$${b64(salt)}$${b64(hash)}`;
-}
-
-function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  let diff = a.length ^ b.length;
-  for (let i = 0; i < Math.max(a.length, b.length); i++) diff |= (a[i] ?? 0) ^ (b[i] ?? 0);
-  return diff === 0;
 }
 
 /** Checks a password against a hash from {@linkcode hashPassword}; false for any malformed hash. */
