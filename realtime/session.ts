@@ -95,7 +95,8 @@ export interface PeerInfo {
   requestId?: string;
 }
 
-const authSchema = z.object({ token: z.string().min(1).max(4096) });
+/** The `auth` and `auth:refresh` payload (also in the AsyncAPI document). */
+export const authSchema = z.object({ token: z.string().min(1).max(4096) });
 
 /** Strings that look like ids (room, visit, user, call), the only frame data an audit entry keeps. */
 const ID_LIKE = /^[A-Za-z0-9_:.\-]{1,140}$/;
@@ -576,6 +577,6 @@ export class Session implements TransportSink {
 }
 
 /** Why a verified token does not speak for its account (store/sessions.ts tokenCurrent). */
-function notCurrent(stored: { disabled?: boolean } | null): AuthOutcome {
+export function notCurrent(stored: { disabled?: boolean } | null): AuthOutcome {
   return !stored ? "unknown_user" : stored.disabled ? "disabled" : "revoked";
 }

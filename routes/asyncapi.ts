@@ -16,6 +16,7 @@ import { z } from "zod";
 import { CLOSE_CODES, DOMAIN_PREFIXES, ERROR_CODES, SERVER_EVENTS } from "../static/protocol.js";
 import type { EventMap } from "../realtime/events.ts";
 import { ACK_SCHEMAS } from "../realtime/protocol/acks.ts";
+import { authSchema } from "../realtime/session.ts";
 import {
   connectErrorSchema,
   failureSchema,
@@ -23,9 +24,6 @@ import {
 } from "../realtime/protocol/server_events.ts";
 import { exampleOf, type JsonSchema, jsonSchema } from "./json_schema.ts";
 import { ACK_EXAMPLES, CLIENT_EXAMPLES, SERVER_EXAMPLES } from "./asyncapi_examples.ts";
-
-/** The `auth` frame's data, as the session checks it (realtime/session.ts). */
-const authSchema = z.object({ token: z.string().min(1).max(4096) });
 
 /** The events the session handles itself, before and beside the event table. */
 const SESSION_EVENTS = [
@@ -108,7 +106,6 @@ const PACKETS: Record<"client" | "server" | "ack", string> = {
 export function asyncApiDocument(events: EventMap): Record<string, unknown> {
   const schemas: Record<string, unknown> = {
     failure: jsonSchema(failureSchema, "draft-7"),
-    errorCode: { type: "string", enum: [...ERROR_CODES] },
   };
   const client = [
     ...SESSION_EVENTS.map((e) => ({ ...e, schema: e.schema as z.ZodType })),

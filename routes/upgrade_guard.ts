@@ -21,7 +21,7 @@ import type { WindowCounter } from "../lib/rate_limit.ts";
 import type { TokenService } from "../lib/tokens.ts";
 import { type Audit, refusalKey } from "../realtime/audit.ts";
 import type { AppMetrics, AuthOutcome, UpgradeRefusal } from "../realtime/metrics.ts";
-import { AUTH_EXPIRED, AUTH_INVALID } from "../realtime/session.ts";
+import { AUTH_EXPIRED, AUTH_INVALID, notCurrent } from "../realtime/session.ts";
 import { tokenCurrent } from "../store/sessions.ts";
 import { getUser } from "../store/users.ts";
 import { type AppEnv, bearerToken, clientIp, requestId } from "./context.ts";
@@ -156,11 +156,7 @@ export function upgradeGuard(
         const code = expired ? "TOKEN_EXPIRED" : "UNAUTHENTICATED";
         const detail: AuthOutcome = !result?.ok
           ? (expired ? "expired" : "invalid")
-          : !stored
-          ? "unknown_user"
-          : stored.disabled
-          ? "disabled"
-          : "revoked";
+          : notCurrent(stored);
         refused(c, {
           reason: "authorization",
           code,

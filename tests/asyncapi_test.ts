@@ -15,6 +15,7 @@ import { ACK_SCHEMAS } from "../realtime/protocol/acks.ts";
 import { failureSchema, SERVER_EVENT_SCHEMAS } from "../realtime/protocol/server_events.ts";
 import { jsonSchema } from "../routes/json_schema.ts";
 import { startServer, type TestServer } from "./harness.ts";
+import { authSchema } from "../realtime/session.ts";
 
 type Doc = {
   asyncapi: string;
@@ -127,7 +128,7 @@ Deno.test("AsyncAPI: every example fits its event's schema", async () => {
       const frame = m.examples[0].payload as { event?: string; data: unknown; ack?: number };
       const schema: z.ZodType | undefined = k.startsWith("client.")
         ? (m.name === "auth" || m.name === "auth:refresh"
-          ? z.object({ token: z.string() })
+          ? authSchema
           : srv.app.events.get(m.name)?.schema)
         : k === "ack.failure"
         ? failureSchema
