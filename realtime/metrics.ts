@@ -13,7 +13,7 @@
  * `_count` of labelled histograms.
  */
 
-import type { Clock } from "../lib/clock.ts";
+import { type Clock, systemClock } from "../lib/clock.ts";
 import { ERROR_CODES } from "../lib/errors.ts";
 import {
   type Counter,
@@ -80,7 +80,7 @@ interface EventRow {
 export class AppMetrics {
   readonly registry: Registry = new Registry();
   readonly #startedAt: number;
-  readonly #clock?: Clock;
+  readonly #clock: Clock;
   #sources?: MetricSources;
 
   readonly #sockets = this.registry.gauge(
@@ -117,8 +117,8 @@ export class AppMetrics {
 
   constructor(opts: AppMetricsOptions = {}) {
     const r = this.registry;
-    this.#clock = opts.clock;
-    this.#startedAt = (opts.clock ?? { now: () => Date.now() }).now();
+    this.#clock = opts.clock ?? systemClock;
+    this.#startedAt = this.#clock.now();
     for (const name of opts.eventNames ?? []) this.#rows.set(name, { name, byCode: new Map() });
     this.#ack = r.histogram(
       `${PREFIX}ack_seconds`,
@@ -206,7 +206,7 @@ export class AppMetrics {
       memory.series("heap_used").set(m.heapUsed);
       memory.series("heap_total").set(m.heapTotal);
       memory.series("external").set(m.external);
-      const now = (this.#clock ?? { now: () => Date.now() }).now();
+      const now = this.#clock.now();
       uptime.set(Math.max(0, (now - this.#startedAt) / 1000));
       started.set(this.#startedAt / 1000);
       const sources = this.#sources;

@@ -24,7 +24,7 @@ const text = (s: unknown) =>
   esc(str(s)).replace(/`([^`]+)`/g, (_, code: string) => `<code>${code}</code>`);
 
 /** The page around a body: header links, the stylesheet, no script. */
-export function layout(title: string, body: string): string {
+function layout(title: string, body: string): string {
   return `<!doctype html>
 <html lang="en">
 <head>

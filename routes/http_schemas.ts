@@ -35,7 +35,7 @@ export const engineErrorSchema = z.object({
 export const successSchema = z.object({ success: z.literal(true) });
 
 /** The user as login and refresh answer it. */
-export const sessionUserSchema = z.object({
+const sessionUserSchema = z.object({
   id,
   email: z.string(),
   name: z.string(),
@@ -57,7 +57,7 @@ export const meResponseSchema = z.object({
 });
 
 /** A visit (store/visits.ts `Visit`). */
-export const visitRecordSchema = z.object({
+const visitRecordSchema = z.object({
   id,
   patientId: id,
   clinicianIds: z.array(id),
@@ -71,7 +71,7 @@ export const visitRecordSchema = z.object({
 export const visitResponseSchema = z.object({ visit: visitRecordSchema });
 
 /** A legal hold (store/retention.ts `Hold`): `visitId` or `roomId`. */
-export const holdRecordSchema = z.object({
+const holdRecordSchema = z.object({
   id,
   visitId: id.optional(),
   roomId: id.optional(),
@@ -85,7 +85,7 @@ export const holdListSchema = z.object({ holds: z.array(holdRecordSchema) });
 export const holdDeletedSchema = z.object({ success: z.literal(true), hold: holdRecordSchema });
 
 /** One audit entry (store/audit.ts `AuditEntry`): ids only, never free text. */
-export const auditEntrySchema = z.object({
+const auditEntrySchema = z.object({
   id,
   at: isoTime,
   actorId: id.nullable(),

@@ -112,7 +112,6 @@ export function serviceRoutes(deps: {
       target: kind,
       ...("all" in target ? {} : target),
       dataKeys: Object.keys(data).length,
-      dataBytes: JSON.stringify(data).length,
       actorId: actor.actorId,
       requestId: actor.requestId,
     });
