@@ -55,27 +55,15 @@ export function wantsHtml(accept: string | undefined, format?: string): boolean 
   return html > 0 && html > json;
 }
 
-const ENDPOINTS = [
-  { method: "POST", path: "/api/v1/auth/login", auth: "none" },
-  { method: "GET", path: "/api/v1/auth/me", auth: "bearer" },
-  { method: "POST", path: "/api/v1/auth/logout", auth: "bearer" },
-  { method: "GET", path: "/api/v1/audit", auth: "bearer (admin)" },
-  { method: "POST", path: "/api/v1/holds", auth: "bearer (admin)" },
-  { method: "GET", path: "/api/v1/holds", auth: "bearer (admin)" },
-  { method: "DELETE", path: "/api/v1/holds/:id", auth: "bearer (admin)" },
-  { method: "POST", path: "/api/v1/visits", auth: "bearer (doctor, nurse, admin)" },
-  { method: "GET", path: "/api/v1/visits/:id", auth: "bearer (visit participants, admin)" },
-  { method: "PATCH", path: "/api/v1/visits/:id", auth: "bearer (visit clinicians, admin)" },
-  { method: "POST", path: "/api/v1/notifications", auth: "bearer (admin, service)" },
-  { method: "POST", path: "/api/v1/realtime/emit", auth: "bearer (admin, service)" },
-  { method: "GET", path: "/health", auth: "none" },
-  { method: "GET", path: "/ws", auth: "auth frame or Authorization header" },
-  {
-    method: "GET, POST",
-    path: "/socket.io/",
-    auth: "CONNECT auth payload {token}, or Authorization header (extraHeaders)",
-  },
-];
+/**
+ * The HTTP endpoints, from the same route table as /api/openapi.json (which a test keeps equal to
+ * the live routes), in this summary's older notation: `:id` paths, auth with its roles.
+ */
+const ENDPOINTS = API_ROUTES.map((r) => ({
+  method: r.method.toUpperCase(),
+  path: r.path.replace(/\{(\w+)\}/g, ":$1"),
+  auth: r.roles ? `${r.auth} (${r.roles.join(", ")})` : r.auth,
+}));
 
 /** The two realtime endpoints: the same events, handlers, rules and errors, two wire formats. */
 const REALTIME = {
