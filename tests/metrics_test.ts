@@ -160,6 +160,11 @@ Deno.test("metrics: counters and histograms move with traffic", async () => {
       }),
       1,
     );
+    // HTTP: three logins (srv.connect and srv.login) and the refused upgrade.
+    const http = (method: string, status: string) =>
+      moved(before, after, "telehealth_http_requests_total", { method, status });
+    assert.ok(http("POST", "200") >= 3, "logins count by method and status");
+    assert.equal(http("GET", "403"), 1);
     assert.ok(value(after, "telehealth_process_memory_bytes", { type: "rss" }) > 0);
     assert.ok(value(after, "telehealth_process_memory_bytes", { type: "heap_used" }) > 0);
     assert.ok(value(after, "telehealth_process_uptime_seconds") >= 0);
@@ -231,6 +236,10 @@ Deno.test("metrics: with METRICS_TOKEN, only the right bearer token reads them",
 Deno.test("metrics: without a token, a forwarded request from loopback is not local", async () => {
   const srv = await startServer();
   try {
+    // The route exists and answers loopback: a 404 below is the refusal, not a missing route.
+    const plain = await fetch(`${srv.url}/metrics`);
+    await plain.body?.cancel();
+    assert.equal(plain.status, 200);
     for (const h of ["x-forwarded-for", "forwarded", "x-real-ip"]) {
       const res = await fetch(`${srv.url}/metrics`, { headers: { [h]: "127.0.0.1" } });
       await res.body?.cancel();
