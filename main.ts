@@ -205,8 +205,11 @@ export async function createApp(deps: AppDeps): Promise<App> {
   });
   const visits = new VisitCache(kv, log);
   const batcher = batcherFor(kv, config.sendQueue);
-  batcher.observer = (commit) => metrics.committed("messages", commit);
-  groupFor(kv).observer = (commit) => metrics.committed("group", commit);
+  // The writers are shared by every app on this KV handle: each app counts while it runs.
+  const unobserve = [
+    batcher.observe((commit) => metrics.committed("messages", commit)),
+    groupFor(kv).observe((commit) => metrics.committed("group", commit)),
+  ];
   metrics.observe({ connections: () => hub.connections(), shed: () => batcher.shed });
   const services = {
     kv,
@@ -408,6 +411,7 @@ export async function createApp(deps: AppDeps): Promise<App> {
     async shutdown() {
       stopping = true;
       uninstall();
+      for (const stop of unobserve) stop();
       const stopped = Promise.all([
         presence.stop(),
         topics.stop(),

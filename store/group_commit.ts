@@ -55,8 +55,14 @@ export class GroupCommitter {
   #running = false;
   /** Commits made (tests count them). */
   commits = 0;
-  /** Told of each group's commit (the app's metrics). */
-  observer?: CommitObserver;
+  /** Told of each commit: what it carried and how long KV took (the apps' metrics). */
+  readonly #observers = new Set<CommitObserver>();
+
+  /** Adds a commit observer; returns the function that removes it again. */
+  observe(fn: CommitObserver): () => void {
+    this.#observers.add(fn);
+    return () => this.#observers.delete(fn);
+  }
 
   constructor(kv: Deno.Kv) {
     this.#kv = kv;
@@ -127,8 +133,10 @@ export class GroupCommitter {
   async #commitGroup(group: Queued[]): Promise<void> {
     this.commits++;
     const started = performance.now();
-    const observed = () =>
-      this.observer?.({ size: group.length, seconds: (performance.now() - started) / 1000 });
+    const observed = () => {
+      const commit = { size: group.length, seconds: (performance.now() - started) / 1000 };
+      for (const see of this.#observers) see(commit);
+    };
     if (group.length === 1) {
       const alone = await commitAlone(this.#kv, group[0].op);
       observed();

@@ -160,8 +160,14 @@ export class MessageBatcher {
   limits: QueueLimits;
   /** Sends refused by shedding since start. */
   shed = 0;
-  /** Told of each batch's commit: messages in it, and how long KV took (the app's metrics). */
-  observer?: CommitObserver;
+  /** Told of each commit: what it carried and how long KV took (the apps' metrics). */
+  readonly #observers = new Set<CommitObserver>();
+
+  /** Adds a commit observer; returns the function that removes it again. */
+  observe(fn: CommitObserver): () => void {
+    this.#observers.add(fn);
+    return () => this.#observers.delete(fn);
+  }
 
   #now: () => number;
   #lastCommit = -Infinity;
@@ -344,7 +350,9 @@ export class MessageBatcher {
       if (log && entries.length > 0) addToLog(op, log.pid, "m", log.next, entries);
       const started = this.#now();
       const res = await op.commit();
-      this.observer?.({ size: built.length, seconds: (this.#now() - started) / 1000 });
+      for (const see of this.#observers) {
+        see({ size: built.length, seconds: (this.#now() - started) / 1000 });
+      }
       if (res.ok) {
         if (log && entries.length > 0 && this.#log === log) log.next += entries.length;
         for (const [roomId, m] of last) this.#remember(roomId, m.seq, res.versionstamp);
