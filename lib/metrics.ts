@@ -62,6 +62,11 @@ export class HistogramSample {
 
 type Kind = "counter" | "gauge" | "histogram";
 
+/** A series' map key: its label values, in order. */
+function keyOf(values: readonly string[]): string {
+  return values.length === 1 ? values[0] : values.join("\u0000");
+}
+
 abstract class Metric<S extends { labels: readonly string[] }> {
   readonly #series = new Map<string, S>();
   constructor(
@@ -83,19 +88,16 @@ abstract class Metric<S extends { labels: readonly string[] }> {
         `Metric "${this.name}" takes ${this.labelNames.length} label values, got ${values.length}`,
       );
     }
-    const key = values.length === 1 ? values[0] : values.join("\u0000");
-    let s = this.#series.get(key);
-    if (s === undefined) {
-      if (this.#series.size >= MAX_SERIES) return this.#overflow();
-      this.#series.set(key, s = this.create(values));
-    }
-    return s;
+    const s = this.#series.get(keyOf(values));
+    if (s !== undefined) return s;
+    // Past MAX_SERIES, every new label set shares one overflow series.
+    const full = this.#series.size >= MAX_SERIES;
+    return this.#made(full ? this.labelNames.map(() => OVERFLOW) : values);
   }
 
-  /** The one series every label set past {@linkcode MAX_SERIES} shares. */
-  #overflow(): S {
-    const values = this.labelNames.map(() => OVERFLOW);
-    const key = values.length === 1 ? values[0] : values.join("\u0000");
+  /** The series of `values`, made now if it is not there yet. */
+  #made(values: readonly string[]): S {
+    const key = keyOf(values);
     let s = this.#series.get(key);
     if (s === undefined) this.#series.set(key, s = this.create(values));
     return s;
@@ -112,17 +114,15 @@ abstract class Metric<S extends { labels: readonly string[] }> {
   }
 }
 
-export class Counter extends Metric<Sample> {
+/** A counter or a gauge: series of one number each (the kind says which). */
+export class SampleMetric extends Metric<Sample> {
   protected create(labels: readonly string[]): Sample {
     return new Sample(labels);
   }
 }
 
-export class Gauge extends Metric<Sample> {
-  protected create(labels: readonly string[]): Sample {
-    return new Sample(labels);
-  }
-}
+export type Counter = SampleMetric;
+export type Gauge = SampleMetric;
 
 export class Histogram extends Metric<HistogramSample> {
   constructor(
@@ -152,11 +152,11 @@ export class Registry {
   readonly #collectors: (() => void)[] = [];
 
   counter(name: string, help: string, labelNames: readonly string[] = []): Counter {
-    return this.#add(new Counter("counter", name, help, labelNames));
+    return this.#add(new SampleMetric("counter", name, help, labelNames));
   }
 
   gauge(name: string, help: string, labelNames: readonly string[] = []): Gauge {
-    return this.#add(new Gauge("gauge", name, help, labelNames));
+    return this.#add(new SampleMetric("gauge", name, help, labelNames));
   }
 
   /** `bounds` are the buckets' upper bounds, ascending; `+Inf` is added. */
