@@ -12,10 +12,12 @@
 import { z } from "zod";
 import { ERROR_CODES } from "../lib/errors.ts";
 import { roleSchema } from "../store/users.ts";
-import { issueSchema, notificationSchema } from "../realtime/protocol/server_events.ts";
-
-const id = z.string();
-const isoTime = z.iso.datetime();
+import {
+  id,
+  isoTime,
+  issueSchema,
+  notificationSchema,
+} from "../realtime/protocol/server_events.ts";
 
 /** Every error answer of every route (and of `/ws` and `/socket.io/` refusals). */
 export const errorBodySchema = z.object({

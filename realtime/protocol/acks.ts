@@ -12,10 +12,14 @@
 
 import { z } from "zod";
 import { roleSchema } from "../../store/users.ts";
-import { messageSchema, notificationSchema, presenceStatusSchema } from "./server_events.ts";
+import {
+  id,
+  isoTime,
+  messageSchema,
+  notificationSchema,
+  presenceStatusSchema,
+} from "./server_events.ts";
 
-const id = z.string();
-const isoTime = z.iso.datetime();
 const count = z.number().int().min(0);
 
 /** `{success: true, ...fields}`. */

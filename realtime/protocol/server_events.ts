@@ -21,10 +21,10 @@ import { roleSchema } from "../../store/users.ts";
 // Shared pieces
 
 /** Ids (users, sockets, rooms, calls, messages, notifications): any string, never narrowed. */
-const id = z.string();
+export const id = z.string();
 
 /** ISO-8601 UTC with milliseconds, as `Date.prototype.toISOString` writes it. */
-const isoTime = z.iso.datetime();
+export const isoTime = z.iso.datetime();
 
 /** A positive integer position in a room (1, 2, 3, ...). */
 const seq = z.number().int().min(1);
